@@ -1,0 +1,8 @@
+//! Orbita's engine: the product catalogue, feed parsing and recommenders, as pure functions.
+//!
+//! Nothing here does IO. The collector loads rows from storage, calls these functions and
+//! stores or serves what they return, so everything here is testable natively and fast.
+
+pub mod catalogue;
+pub mod feed;
+pub mod recommend;

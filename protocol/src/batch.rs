@@ -1,0 +1,193 @@
+//! A `POST /v1/batch` body: parsing the envelope and validating each event in it.
+
+use alloc::collections::BTreeSet;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::event::{message_id_of, validate_event, ValidEvent};
+use crate::limits::MAX_BATCH_BYTES;
+use crate::time::parse_rfc3339_ms;
+use crate::verdict::{ErrorBody, EventVerdict, Rejection, Status};
+
+/// Why a whole request was refused (nothing in it was stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchError {
+    /// Body larger than [`MAX_BATCH_BYTES`] → HTTP 413.
+    TooLarge {
+        /// Size of the body (or the `Content-Length` the client announced).
+        bytes: usize,
+    },
+    /// Body is not UTF-8 → 400.
+    InvalidUtf8,
+    /// Body is not JSON, or nests too deep to parse → 400.
+    MalformedJson(String),
+    /// JSON without a `batch` list of events → 400.
+    MissingBatch,
+}
+
+impl BatchError {
+    /// The HTTP status for this error.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::TooLarge { .. } => 413,
+            _ => 400,
+        }
+    }
+
+    /// The JSON error body for this error.
+    pub fn body(&self) -> ErrorBody {
+        let (error, message) = match self {
+            Self::TooLarge { bytes } => (
+                "batch_too_large",
+                format!("body is {bytes} bytes; the limit is {MAX_BATCH_BYTES}: send smaller batches"),
+            ),
+            Self::InvalidUtf8 => ("invalid_utf8", "body must be UTF-8 encoded JSON".into()),
+            Self::MalformedJson(detail) => ("malformed_json", format!("body is not valid JSON: {detail}")),
+            Self::MissingBatch => (
+                "missing_batch",
+                "body must be a JSON object with a `batch` array of events".into(),
+            ),
+        };
+        ErrorBody { success: false, error: error.into(), message }
+    }
+}
+
+/// A parsed batch envelope; the events are still raw text until [`Batch::validate`].
+#[derive(Debug)]
+pub struct Batch<'a> {
+    /// Raw events, in request order.
+    pub events: Vec<&'a RawValue>,
+    /// The batch's `sentAt`, Unix ms.
+    pub sent_at_ms: Option<i64>,
+    /// Write key sent in the body, if any.
+    pub write_key: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    batch: Option<Vec<&'a RawValue>>,
+    #[serde(rename = "sentAt")]
+    sent_at: Option<&'a RawValue>,
+    #[serde(rename = "writeKey")]
+    write_key: Option<String>,
+}
+
+/// Parses a batch body. Size is checked before anything is parsed.
+pub fn parse_batch(body: &[u8]) -> Result<Batch<'_>, BatchError> {
+    if body.len() > MAX_BATCH_BYTES {
+        return Err(BatchError::TooLarge { bytes: body.len() });
+    }
+    let text = core::str::from_utf8(body).map_err(|_| BatchError::InvalidUtf8)?;
+    let value: &RawValue =
+        serde_json::from_str(text).map_err(|e| BatchError::MalformedJson(format!("{e}")))?;
+    if !value.get().trim_start().starts_with('{') {
+        return Err(BatchError::MissingBatch);
+    }
+    let envelope: Envelope<'_> =
+        serde_json::from_str(text).map_err(|_| BatchError::MissingBatch)?;
+    let sent_at_ms = envelope
+        .sent_at
+        .and_then(|raw| serde_json::from_str::<&str>(raw.get()).ok())
+        .and_then(parse_rfc3339_ms);
+    Ok(Batch {
+        events: envelope.batch.ok_or(BatchError::MissingBatch)?,
+        sent_at_ms,
+        write_key: envelope.write_key,
+    })
+}
+
+/// Result of validating one event of a batch.
+#[derive(Debug)]
+pub enum Checked {
+    /// Valid, and the first time its `messageId` appears in this batch: to be stored.
+    Valid(ValidEvent),
+    /// Same `messageId` as an earlier event of this batch.
+    RepeatInBatch(String),
+    /// Invalid.
+    Rejected(Option<String>, Rejection),
+}
+
+impl Checked {
+    /// The verdict when this event needs no storage decision (repeat or rejection).
+    pub fn settled_verdict(&self) -> Option<EventVerdict> {
+        match self {
+            Self::Valid(_) => None,
+            Self::RepeatInBatch(id) => Some(EventVerdict {
+                message_id: Some(id.clone()),
+                status: Status::Duplicate,
+                reason: None,
+                detail: None,
+            }),
+            Self::Rejected(id, r) => Some(EventVerdict::rejected(id.clone(), r.clone())),
+        }
+    }
+}
+
+impl Batch<'_> {
+    /// Validates every event; invalid ones do not affect their valid neighbours.
+    pub fn validate(&self) -> Vec<Checked> {
+        let mut seen = BTreeSet::new();
+        self.events
+            .iter()
+            .map(|raw| match validate_event(raw.get(), self.sent_at_ms) {
+                Ok(event) if !seen.insert(event.message_id.clone()) => {
+                    Checked::RepeatInBatch(event.message_id)
+                }
+                Ok(event) => Checked::Valid(event),
+                Err(rejection) => Checked::Rejected(message_id_of(raw.get()), rejection),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_errors() {
+        assert_eq!(parse_batch(b"{not json").unwrap_err().status(), 400);
+        assert!(matches!(parse_batch(b"{not json").unwrap_err(), BatchError::MalformedJson(_)));
+        assert_eq!(parse_batch(b"[1]").unwrap_err(), BatchError::MissingBatch);
+        assert_eq!(parse_batch(b"{\"events\":[]}").unwrap_err(), BatchError::MissingBatch);
+        assert_eq!(parse_batch(b"{\"batch\":{}}").unwrap_err(), BatchError::MissingBatch);
+        assert_eq!(parse_batch(b"{\"batch\":[\xff]}").unwrap_err(), BatchError::InvalidUtf8);
+        // Deep nesting inside one event rejects that event only (see the event tests).
+        let deep = format!("{{\"batch\":[{}{}]}}", "[".repeat(300), "]".repeat(300));
+        let batch = parse_batch(deep.as_bytes()).unwrap();
+        assert!(matches!(batch.validate()[0], Checked::Rejected(..)));
+        let huge = alloc::vec![b' '; MAX_BATCH_BYTES + 1];
+        assert_eq!(parse_batch(&huge).unwrap_err().status(), 413);
+    }
+
+    #[test]
+    fn mixed_batch_keeps_valid_neighbours() {
+        let body = br#"{"sentAt":"2026-11-23T10:00:05Z","writeKey":"k","batch":[
+            {"type":"page","anonymousId":"a","messageId":"1"},
+            {"type":"nope","anonymousId":"a","messageId":"2"},
+            {"type":"page","anonymousId":"a","messageId":"1"},
+            42,
+            {"type":"track","event":"Signed Up","userId":"u","messageId":"3","timestamp":"2026-11-23T10:00:00Z"}
+        ]}"#;
+        let batch = parse_batch(body).unwrap();
+        assert_eq!(batch.write_key.as_deref(), Some("k"));
+        let checked = batch.validate();
+        let kinds: Vec<&str> = checked
+            .iter()
+            .map(|c| match c {
+                Checked::Valid(_) => "valid",
+                Checked::RepeatInBatch(_) => "repeat",
+                Checked::Rejected(..) => "rejected",
+            })
+            .collect();
+        assert_eq!(kinds, ["valid", "rejected", "repeat", "rejected", "valid"]);
+        let Checked::Valid(last) = &checked[4] else { unreachable!() };
+        assert_eq!(last.sent_at_ms, parse_rfc3339_ms("2026-11-23T10:00:05Z"));
+        let Checked::Rejected(id, _) = &checked[1] else { unreachable!() };
+        assert_eq!(id.as_deref(), Some("2"));
+    }
+}
