@@ -68,7 +68,10 @@ impl ItemFields {
             None
         } else {
             Some(parse_price(&self.sale_price).ok_or_else(|| {
-                format!("<g:sale_price> {:?} is not like \"39.00 USD\"", self.sale_price)
+                format!(
+                    "<g:sale_price> {:?} is not like \"39.00 USD\"",
+                    self.sale_price
+                )
             })?)
         };
         let (price, old_price) = match sale {
@@ -210,8 +213,11 @@ mod tests {
         assert_eq!(a1.top_category(), "Kitchen");
         assert_eq!(a1.brand.as_deref(), Some("Brew & Co"));
         assert!(a1.available && !import.products[1].available);
-        let rows: Vec<(usize, Option<&str>)> =
-            import.errors.iter().map(|e| (e.row, e.id.as_deref())).collect();
+        let rows: Vec<(usize, Option<&str>)> = import
+            .errors
+            .iter()
+            .map(|e| (e.row, e.id.as_deref()))
+            .collect();
         assert_eq!(rows, [(2, Some("A2")), (3, None)]);
         assert!(import.errors[0].reason.contains("price"));
     }

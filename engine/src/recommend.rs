@@ -114,20 +114,31 @@ mod tests {
     }
 
     fn count(id: &str, kind: InteractionKind, count: u32) -> InteractionCount {
-        InteractionCount { product_id: id.into(), kind, count }
+        InteractionCount {
+            product_id: id.into(),
+            kind,
+            count,
+        }
     }
 
     #[test]
     fn purchases_outweigh_views_and_unavailable_is_skipped() {
-        let catalogue = [product("a", true), product("b", true), product("c", false), product("d", true)];
+        let catalogue = [
+            product("a", true),
+            product("b", true),
+            product("c", false),
+            product("d", true),
+        ];
         let interactions = [
             count("a", InteractionKind::View, 9),
             count("b", InteractionKind::Purchase, 1),
             count("c", InteractionKind::Purchase, 50),
             count("unknown", InteractionKind::Purchase, 99),
         ];
-        let ids: Vec<&str> =
-            bestsellers(&catalogue, &interactions, 10).iter().map(|r| r.product.id.as_str()).collect();
+        let ids: Vec<&str> = bestsellers(&catalogue, &interactions, 10)
+            .iter()
+            .map(|r| r.product.id.as_str())
+            .collect();
         assert_eq!(ids, ["b", "a", "d"]);
     }
 
@@ -145,7 +156,10 @@ mod tests {
         let catalogue = [product("a", true), product("b", true)];
         let recs = bestsellers(
             &catalogue,
-            &[count("a", InteractionKind::Purchase, 3), count("b", InteractionKind::Cart, 1)],
+            &[
+                count("a", InteractionKind::Purchase, 3),
+                count("b", InteractionKind::Cart, 1),
+            ],
             2,
         );
         assert_eq!(recs[0].reason, "bought 3 times");

@@ -42,16 +42,25 @@ impl BatchError {
         let (error, message) = match self {
             Self::TooLarge { bytes } => (
                 "batch_too_large",
-                format!("body is {bytes} bytes; the limit is {MAX_BATCH_BYTES}: send smaller batches"),
+                format!(
+                    "body is {bytes} bytes; the limit is {MAX_BATCH_BYTES}: send smaller batches"
+                ),
             ),
             Self::InvalidUtf8 => ("invalid_utf8", "body must be UTF-8 encoded JSON".into()),
-            Self::MalformedJson(detail) => ("malformed_json", format!("body is not valid JSON: {detail}")),
+            Self::MalformedJson(detail) => (
+                "malformed_json",
+                format!("body is not valid JSON: {detail}"),
+            ),
             Self::MissingBatch => (
                 "missing_batch",
                 "body must be a JSON object with a `batch` array of events".into(),
             ),
         };
-        ErrorBody { success: false, error: error.into(), message }
+        ErrorBody {
+            success: false,
+            error: error.into(),
+            message,
+        }
     }
 }
 
@@ -151,11 +160,23 @@ mod tests {
     #[test]
     fn envelope_errors() {
         assert_eq!(parse_batch(b"{not json").unwrap_err().status(), 400);
-        assert!(matches!(parse_batch(b"{not json").unwrap_err(), BatchError::MalformedJson(_)));
+        assert!(matches!(
+            parse_batch(b"{not json").unwrap_err(),
+            BatchError::MalformedJson(_)
+        ));
         assert_eq!(parse_batch(b"[1]").unwrap_err(), BatchError::MissingBatch);
-        assert_eq!(parse_batch(b"{\"events\":[]}").unwrap_err(), BatchError::MissingBatch);
-        assert_eq!(parse_batch(b"{\"batch\":{}}").unwrap_err(), BatchError::MissingBatch);
-        assert_eq!(parse_batch(b"{\"batch\":[\xff]}").unwrap_err(), BatchError::InvalidUtf8);
+        assert_eq!(
+            parse_batch(b"{\"events\":[]}").unwrap_err(),
+            BatchError::MissingBatch
+        );
+        assert_eq!(
+            parse_batch(b"{\"batch\":{}}").unwrap_err(),
+            BatchError::MissingBatch
+        );
+        assert_eq!(
+            parse_batch(b"{\"batch\":[\xff]}").unwrap_err(),
+            BatchError::InvalidUtf8
+        );
         // Deep nesting inside one event rejects that event only (see the event tests).
         let deep = format!("{{\"batch\":[{}{}]}}", "[".repeat(300), "]".repeat(300));
         let batch = parse_batch(deep.as_bytes()).unwrap();
@@ -185,9 +206,13 @@ mod tests {
             })
             .collect();
         assert_eq!(kinds, ["valid", "rejected", "repeat", "rejected", "valid"]);
-        let Checked::Valid(last) = &checked[4] else { unreachable!() };
+        let Checked::Valid(last) = &checked[4] else {
+            unreachable!()
+        };
         assert_eq!(last.sent_at_ms, parse_rfc3339_ms("2026-11-23T10:00:05Z"));
-        let Checked::Rejected(id, _) = &checked[1] else { unreachable!() };
+        let Checked::Rejected(id, _) = &checked[1] else {
+            unreachable!()
+        };
         assert_eq!(id.as_deref(), Some("2"));
     }
 }

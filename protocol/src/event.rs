@@ -49,13 +49,19 @@ impl ValidEvent {
 }
 
 fn reject(reason: RejectReason, detail: impl Into<String>) -> Rejection {
-    Rejection { reason, detail: detail.into() }
+    Rejection {
+        reason,
+        detail: detail.into(),
+    }
 }
 
 /// The `messageId` of a raw event, if it has a string one (used to label rejections).
 pub fn message_id_of(raw: &str) -> Option<String> {
     let value: Value = serde_json::from_str(raw).ok()?;
-    value.get(names::MESSAGE_ID)?.as_str().map(ToString::to_string)
+    value
+        .get(names::MESSAGE_ID)?
+        .as_str()
+        .map(ToString::to_string)
 }
 
 /// Validates one event of a batch. `batch_sent_at_ms` is the batch's `sentAt`, used when the
@@ -64,7 +70,10 @@ pub fn validate_event(raw: &str, batch_sent_at_ms: Option<i64>) -> Result<ValidE
     if raw.len() > MAX_EVENT_BYTES {
         return Err(reject(
             RejectReason::EventTooLarge,
-            format!("event is {} bytes; the limit is {MAX_EVENT_BYTES}", raw.len()),
+            format!(
+                "event is {} bytes; the limit is {MAX_EVENT_BYTES}",
+                raw.len()
+            ),
         ));
     }
     let value: Value = serde_json::from_str(raw).map_err(|e| {
@@ -76,18 +85,28 @@ pub fn validate_event(raw: &str, batch_sent_at_ms: Option<i64>) -> Result<ValidE
         reject(reason, format!("event could not be read: {e}"))
     })?;
     let Value::Object(obj) = value else {
-        return Err(reject(RejectReason::NotAnObject, "each batch entry must be a JSON object"));
+        return Err(reject(
+            RejectReason::NotAnObject,
+            "each batch entry must be a JSON object",
+        ));
     };
 
     let kind = match obj.get(names::TYPE) {
-        None | Some(Value::Null) => return Err(reject(RejectReason::MissingType, "`type` is required")),
+        None | Some(Value::Null) => {
+            return Err(reject(RejectReason::MissingType, "`type` is required"))
+        }
         Some(Value::String(t)) => types::ALL.iter().copied().find(|k| k == t).ok_or_else(|| {
             reject(
                 RejectReason::UnknownType,
                 format!("`type` must be one of {:?}, not {t:?}", types::ALL),
             )
         })?,
-        Some(_) => return Err(reject(RejectReason::InvalidField, "`type` must be a string")),
+        Some(_) => {
+            return Err(reject(
+                RejectReason::InvalidField,
+                "`type` must be a string",
+            ))
+        }
     };
 
     let message_id = match optional_id(&obj, names::MESSAGE_ID)? {
@@ -107,7 +126,10 @@ pub fn validate_event(raw: &str, batch_sent_at_ms: Option<i64>) -> Result<ValidE
         types::TRACK => {
             let name = optional_string(&obj, names::EVENT, MAX_EVENT_NAME_BYTES)?;
             Some(name.ok_or_else(|| {
-                reject(RejectReason::MissingEventName, "a `track` event needs an `event` name")
+                reject(
+                    RejectReason::MissingEventName,
+                    "a `track` event needs an `event` name",
+                )
             })?)
         }
         types::PAGE | types::SCREEN => optional_string(&obj, "name", MAX_EVENT_NAME_BYTES)?,
@@ -168,9 +190,15 @@ fn check_ecommerce(name: &str, properties: Option<&Map<String, Value>>) -> Resul
             format!("`{name}` needs `properties.products`: a list of objects with `product_id`"),
         )),
         ecommerce::ORDER_COMPLETED
-            if !matches!(props.get(ecommerce::ORDER_ID), Some(Value::String(_) | Value::Number(_))) =>
+            if !matches!(
+                props.get(ecommerce::ORDER_ID),
+                Some(Value::String(_) | Value::Number(_))
+            ) =>
         {
-            Err(reject(RejectReason::MissingOrderId, "`Order Completed` needs `properties.order_id`"))
+            Err(reject(
+                RejectReason::MissingOrderId,
+                "`Order Completed` needs `properties.order_id`",
+            ))
         }
         _ => Ok(()),
     }
@@ -189,7 +217,10 @@ fn optional_string(
             format!("`{key}` is {} bytes; the limit is {max}", s.len()),
         )),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(reject(RejectReason::InvalidField, format!("`{key}` must be a string"))),
+        Some(_) => Err(reject(
+            RejectReason::InvalidField,
+            format!("`{key}` must be a string"),
+        )),
     }
 }
 
@@ -210,7 +241,10 @@ fn optional_time(obj: &Map<String, Value>, key: &str) -> Result<Option<i64>, Rej
                 format!("`{key}` must be an RFC 3339 date-time like 2026-11-23T16:41:24.123Z"),
             )
         }),
-        Some(_) => Err(reject(RejectReason::InvalidTimestamp, format!("`{key}` must be a string"))),
+        Some(_) => Err(reject(
+            RejectReason::InvalidTimestamp,
+            format!("`{key}` must be a string"),
+        )),
     }
 }
 
@@ -221,7 +255,10 @@ fn optional_object<'a>(
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(o)) => Ok(Some(o)),
-        Some(_) => Err(reject(RejectReason::InvalidField, format!("`{key}` must be an object"))),
+        Some(_) => Err(reject(
+            RejectReason::InvalidField,
+            format!("`{key}` must be an object"),
+        )),
     }
 }
 
@@ -239,7 +276,11 @@ fn derived_message_id(raw: &str) -> String {
         }
         h
     };
-    format!("derived-{:016x}{:016x}", fnv(0xcbf2_9ce4_8422_2325), fnv(0x8422_2325_cbf2_9ce4))
+    format!(
+        "derived-{:016x}{:016x}",
+        fnv(0xcbf2_9ce4_8422_2325),
+        fnv(0x8422_2325_cbf2_9ce4)
+    )
 }
 
 #[cfg(test)]
@@ -262,7 +303,10 @@ mod tests {
         assert_eq!(e.name.as_deref(), Some("Product Viewed"));
         assert_eq!(e.message_id, "m1");
         assert!(e.properties.contains("sku-1"));
-        assert!(e.raw.contains("kept"), "unknown fields are kept in the raw text");
+        assert!(
+            e.raw.contains("kept"),
+            "unknown fields are kept in the raw text"
+        );
         // Client clock 2 s between capture and send: corrected time is 2 s before receipt.
         assert_eq!(e.corrected_time_ms(1_000_000), 998_000);
 
@@ -304,9 +348,18 @@ mod tests {
             (r#"{"type":"page","anonymousId":{"a":1}}"#, InvalidField),
             (&long_id, TooLong),
             (r#"{"type":"track","anonymousId":"a"}"#, MissingEventName),
-            (r#"{"type":"page","anonymousId":"a","timestamp":"soon"}"#, InvalidTimestamp),
-            (r#"{"type":"page","anonymousId":"a","properties":"x"}"#, InvalidField),
-            (r#"{"type":"track","event":"Product Viewed","anonymousId":"a"}"#, MissingProductId),
+            (
+                r#"{"type":"page","anonymousId":"a","timestamp":"soon"}"#,
+                InvalidTimestamp,
+            ),
+            (
+                r#"{"type":"page","anonymousId":"a","properties":"x"}"#,
+                InvalidField,
+            ),
+            (
+                r#"{"type":"track","event":"Product Viewed","anonymousId":"a"}"#,
+                MissingProductId,
+            ),
             (
                 r#"{"type":"track","event":"Cart Updated","anonymousId":"a","properties":{"products":[{"name":"no id"}]}}"#,
                 MissingProducts,

@@ -11,9 +11,11 @@
 
 extern crate alloc;
 
+pub mod auth;
 pub mod ecommerce;
 pub mod limits;
 pub mod names;
+pub mod recommendation;
 pub mod time;
 
 #[cfg(feature = "validate")]

@@ -133,7 +133,15 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
 }
 
 #[cfg(test)]
@@ -144,9 +152,18 @@ mod tests {
     fn parses_known_instants() {
         // Reference values: `date -u -d '2026-11-23T16:41:24Z' +%s` = 1795452084.
         assert_eq!(parse_rfc3339_ms("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_rfc3339_ms("2026-11-23T16:41:24Z"), Some(1_795_452_084_000));
-        assert_eq!(parse_rfc3339_ms("2026-11-23T18:41:24.5+02:00"), Some(1_795_452_084_500));
-        assert_eq!(parse_rfc3339_ms("2000-02-29T00:00:00.123456Z"), Some(951_782_400_123));
+        assert_eq!(
+            parse_rfc3339_ms("2026-11-23T16:41:24Z"),
+            Some(1_795_452_084_000)
+        );
+        assert_eq!(
+            parse_rfc3339_ms("2026-11-23T18:41:24.5+02:00"),
+            Some(1_795_452_084_500)
+        );
+        assert_eq!(
+            parse_rfc3339_ms("2000-02-29T00:00:00.123456Z"),
+            Some(951_782_400_123)
+        );
         assert_eq!(parse_rfc3339_ms("1969-12-31T23:59:59.999Z"), Some(-1));
     }
 
@@ -171,10 +188,19 @@ mod tests {
     #[test]
     fn format_round_trips() {
         let mut buf = [0u8; 24];
-        for ms in [0, 1_795_452_084_123, 951_782_400_123, -1, 253_402_300_799_999] {
+        for ms in [
+            0,
+            1_795_452_084_123,
+            951_782_400_123,
+            -1,
+            253_402_300_799_999,
+        ] {
             let text = format_rfc3339_ms(ms, &mut buf);
             assert_eq!(parse_rfc3339_ms(text), Some(ms), "{text}");
         }
-        assert_eq!(format_rfc3339_ms(1_795_452_084_123, &mut buf), "2026-11-23T16:41:24.123Z");
+        assert_eq!(
+            format_rfc3339_ms(1_795_452_084_123, &mut buf),
+            "2026-11-23T16:41:24.123Z"
+        );
     }
 }

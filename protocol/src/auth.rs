@@ -1,0 +1,108 @@
+//! Key handling shared by every endpoint: HTTP Basic auth as Segment clients send it, and
+//! comparison of secrets in constant time.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// Compares two secrets in time that depends only on their lengths, not on where they differ.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut diff = a.len() ^ b.len();
+    for (i, &x) in a.iter().enumerate() {
+        diff |= usize::from(x ^ b.get(i).copied().unwrap_or(!x));
+    }
+    diff == 0
+}
+
+/// The user name of an HTTP Basic `Authorization` header value. Segment's clients send the
+/// write key as the user name with an empty password: `Basic base64("KEY:")`.
+pub fn basic_auth_user(header: &str) -> Option<String> {
+    let (scheme, encoded) = header.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(decode_base64(encoded.trim())?).ok()?;
+    let user = decoded.split(':').next().unwrap_or("");
+    (!user.is_empty()).then(|| user.into())
+}
+
+/// The token of an `Authorization: Bearer TOKEN` header value.
+pub fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()).then(|| token.trim())
+}
+
+/// Base64 (standard or URL-safe alphabet, padding optional) to bytes; `None` if malformed.
+pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    let body = text.trim_end_matches('=');
+    if text.len() - body.len() > 2 || body.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(body.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in body.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_rfc4648_vectors() {
+        // RFC 4648 §10.
+        for (plain, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(
+                decode_base64(encoded).as_deref(),
+                Some(plain.as_bytes()),
+                "{encoded}"
+            );
+        }
+        assert_eq!(decode_base64("Zm9v!"), None);
+        assert_eq!(decode_base64("Z"), None);
+    }
+
+    #[test]
+    fn basic_auth_as_segment_sends_it() {
+        // base64("demo-write-key:")
+        assert_eq!(
+            basic_auth_user("Basic ZGVtby13cml0ZS1rZXk6").as_deref(),
+            Some("demo-write-key")
+        );
+        assert_eq!(basic_auth_user("Bearer ZGVtby13cml0ZS1rZXk6"), None);
+        assert_eq!(basic_auth_user("Basic Og=="), None, "empty user name");
+        assert_eq!(bearer_token("Bearer  abc "), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+    }
+
+    #[test]
+    fn secrets_compare_exactly() {
+        assert!(same_secret("k3y", "k3y"));
+        assert!(!same_secret("k3y", "k3z"));
+        assert!(!same_secret("k3y", "k3y4"));
+        assert!(!same_secret("", "x"));
+    }
+}
