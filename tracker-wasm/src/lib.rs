@@ -1,1 +1,75 @@
+//! Orbita's browser tracker, compiled to WebAssembly.
+//!
+//! The script-tag stub (`js/orbita.js`) defines `window.orbita`, queues calls made before this
+//! module loads, then calls [`start`] with the queue; from then on it forwards each call to
+//! [`command`]. The tracker sends a page view on start, builds Segment-compatible events with a
+//! unique `messageId` and a client timestamp, and delivers them in batches to `POST /v1/batch`.
+//!
+//! Size matters here (every shop page loads it), so events are plain JS objects built with
+//! `Reflect` and serialised by the browser's `JSON.stringify`; no serde in this crate.
 
+mod commands;
+mod delivery;
+mod events;
+mod identity;
+
+use js_sys::{Array, Function, Reflect};
+use wasm_bindgen::prelude::*;
+
+/// Settings read from the stub's `data-*` attributes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Settings {
+    /// Origin (and optional path prefix) of the collector; empty for the page's own origin.
+    pub endpoint: String,
+    /// The site's public write key.
+    pub write_key: String,
+}
+
+impl Settings {
+    /// Reads `{endpoint, writeKey}` from the stub's config object.
+    pub fn from_js(config: &JsValue) -> Self {
+        let text = |key: &str| Reflect::get(config, &key.into()).ok().and_then(|v| v.as_string()).unwrap_or_default();
+        Settings { endpoint: text("endpoint").trim_end_matches('/').into(), write_key: text("writeKey") }
+    }
+}
+
+/// Starts the tracker: remembers the visitor, sends the page view, replays the queued calls
+/// and, if the page has a recommendation placeholder, asks the stub to load the widgets.
+#[wasm_bindgen]
+pub fn start(config: JsValue, queue: JsValue, load_widgets: JsValue) {
+    let settings = Settings::from_js(&config);
+    delivery::init(settings);
+    delivery::listen_for_page_hide();
+    commands::page(&JsValue::UNDEFINED);
+    if let Ok(queue) = queue.dyn_into::<Array>() {
+        for call in queue.iter() {
+            command(Array::from(&call));
+        }
+    }
+    if let Ok(loader) = load_widgets.dyn_into::<Function>() {
+        commands::when_dom_ready(move || {
+            if commands::page_has_placeholder() {
+                let _ = loader.call0(&JsValue::NULL);
+            }
+        });
+    }
+}
+
+/// Runs one call of the global function: `orbita('track', 'Signed Up', {...})` arrives here as
+/// `['track', 'Signed Up', {...}]`.
+#[wasm_bindgen]
+pub fn command(args: Array) {
+    commands::dispatch(&args);
+}
+
+/// The visitor's anonymous ID, for the shop's own use (e.g. passing it to its backend).
+#[wasm_bindgen(js_name = anonymousId)]
+pub fn anonymous_id() -> String {
+    identity::anonymous_id()
+}
+
+/// Number of events captured but not yet acknowledged by the collector.
+#[wasm_bindgen(js_name = pendingEvents)]
+pub fn pending_events() -> usize {
+    delivery::pending_count()
+}

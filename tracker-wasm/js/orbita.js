@@ -1,0 +1,21 @@
+/* Orbita tracker stub: defines window.orbita, queues calls until the wasm tracker is loaded,
+   then hands the queue over. Loaded with <script async src=".../orbita.js" data-write-key="...">. */
+(function (w, d) {
+  var s = d.currentScript, base = s.src.replace(/[^/]*$/, ''), a = s.dataset;
+  var o = w.orbita = w.orbita || function () { (o.q = o.q || []).push(arguments); };
+  var cfg = { writeKey: a.writeKey || '', endpoint: a.endpoint || '' };
+  function load(name) {
+    return import(base + name + '.js').then(function (m) {
+      return m.default({ module_or_path: base + name + '_bg.wasm' }).then(function () { return m; });
+    });
+  }
+  load('tracker').then(function (t) {
+    var q = o.q || [];
+    w.orbita = function () { t.command([].slice.call(arguments)); };
+    w.orbita.anonymousId = t.anonymousId;
+    w.orbita.pendingEvents = t.pendingEvents;
+    t.start(cfg, q, function () {
+      return load('widgets').then(function (m) { m.render(cfg, w.orbita); });
+    });
+  })['catch'](function (e) { console.warn('orbita: tracker failed to load', e); });
+})(window, document);

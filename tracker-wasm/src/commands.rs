@@ -1,0 +1,74 @@
+//! The global function's commands, mapped onto events.
+
+use js_sys::{Array, Function, Reflect};
+use protocol::{ecommerce, names::types};
+use wasm_bindgen::prelude::*;
+
+use crate::delivery;
+
+fn warn(message: &str) {
+    web_sys::console::warn_1(&format!("orbita: {message}").into());
+}
+
+/// Sends a page view with the shop's optional properties.
+pub fn page(properties: &JsValue) {
+    delivery::capture(types::PAGE, None, properties);
+}
+
+/// Runs `orbita(name, ...args)`.
+pub fn dispatch(args: &Array) {
+    let name = args.get(0).as_string().unwrap_or_default();
+    let first = args.get(1);
+    let second = args.get(2);
+    match name.as_str() {
+        "page" => page(&first),
+        "track" => match first.as_string() {
+            Some(event) if !event.is_empty() => delivery::capture(types::TRACK, Some(&event), &second),
+            _ => warn("track needs an event name: orbita('track', 'Signed Up', {...})"),
+        },
+        // Ecommerce shortcuts, named as the shop thinks of them.
+        "productViewed" => ecommerce_event(ecommerce::PRODUCT_VIEWED, &first, ecommerce::PRODUCT_ID),
+        "categoryViewed" => ecommerce_event(ecommerce::PRODUCT_LIST_VIEWED, &first, ecommerce::CATEGORY),
+        "cart" => ecommerce_event(ecommerce::CART_UPDATED, &first, ecommerce::PRODUCTS),
+        "purchase" => ecommerce_event(ecommerce::ORDER_COMPLETED, &first, ecommerce::ORDER_ID),
+        "search" => delivery::capture(types::TRACK, Some(ecommerce::PRODUCTS_SEARCHED), &first),
+        "ready" => match first.dyn_into::<Function>() {
+            Ok(callback) => {
+                let _ = callback.call0(&JsValue::NULL);
+            }
+            Err(_) => warn("ready needs a function"),
+        },
+        "flush" => delivery::flush(false),
+        other => warn(&format!("unknown command {other:?}")),
+    }
+}
+
+/// Captures an ecommerce event after checking the one property the collector requires, so the
+/// shop's developer sees the mistake in the console rather than in a rejected verdict.
+fn ecommerce_event(event: &str, properties: &JsValue, required: &str) {
+    let present = Reflect::get(properties, &required.into()).is_ok_and(|v| !v.is_undefined() && !v.is_null());
+    if !present {
+        warn(&format!("{event} needs `{required}`; event not sent"));
+        return;
+    }
+    delivery::capture(types::TRACK, Some(event), properties);
+}
+
+/// Runs `f` once the document is parsed (now, if it already is).
+pub fn when_dom_ready(f: impl FnOnce() + 'static) {
+    let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
+    if doc.ready_state() != "loading" {
+        f();
+        return;
+    }
+    let callback = Closure::once_into_js(f);
+    let _ = doc.add_event_listener_with_callback("DOMContentLoaded", callback.unchecked_ref());
+}
+
+/// Whether the page has a recommendation placeholder (then the widgets module is loaded).
+pub fn page_has_placeholder() -> bool {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.query_selector("[data-orbita-placement]").ok().flatten())
+        .is_some()
+}

@@ -1,0 +1,261 @@
+//! Batching and delivery to `POST /v1/batch`.
+//!
+//! Events wait in memory until a batch is full (count or bytes) or a short delay passes, then go
+//! out as one `fetch` with `keepalive`, so a batch in flight survives the page being closed. A
+//! batch is dropped only when the collector answered it (2xx, or a definitive 4xx); network
+//! errors, 5xx and 429 put it back and retry with exponential backoff and jitter (honouring
+//! `Retry-After`). On `pagehide` and when the page is hidden, what is pending is sent at once.
+//! The durable, cross-tab outbox (IndexedDB) builds on this later.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+
+use js_sys::{Array, Date, Reflect, JSON};
+use protocol::limits::{MAX_EVENT_BYTES, TRACKER_BATCH_BYTES, TRACKER_BATCH_EVENTS};
+use protocol::names;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{RequestInit, Response};
+
+use crate::{events, identity, Settings};
+
+/// How long an event may wait for companions before its batch is sent.
+const BATCH_DELAY_MS: i32 = 250;
+/// Longest wait between retries.
+const MAX_BACKOFF_MS: f64 = 60_000.0;
+
+struct Outbox {
+    settings: Settings,
+    anonymous_id: String,
+    /// Serialised events not yet acknowledged, oldest first.
+    pending: VecDeque<String>,
+    /// A request is in flight (one at a time keeps order and avoids duplicate sends).
+    sending: bool,
+    /// A delayed flush is scheduled.
+    timer: bool,
+    /// Consecutive failed attempts, for backoff.
+    failures: u32,
+}
+
+thread_local! {
+    static OUTBOX: RefCell<Option<Outbox>> = const { RefCell::new(None) };
+}
+
+/// Sets up delivery with the site's settings and the visitor's anonymous ID.
+pub fn init(settings: Settings) {
+    let anonymous_id = identity::anonymous_id();
+    OUTBOX.with(|o| {
+        *o.borrow_mut() = Some(Outbox {
+            settings,
+            anonymous_id,
+            pending: VecDeque::new(),
+            sending: false,
+            timer: false,
+            failures: 0,
+        })
+    });
+}
+
+fn warn(message: &str) {
+    web_sys::console::warn_1(&format!("orbita: {message}").into());
+}
+
+/// Captures one event and schedules its delivery.
+pub fn capture(kind: &str, name: Option<&str>, properties: &JsValue) {
+    let full = OUTBOX.with(|o| {
+        let mut o = o.borrow_mut();
+        let Some(outbox) = o.as_mut() else { return false };
+        let event = events::build(kind, name, properties, &outbox.anonymous_id);
+        match events::to_json(&event) {
+            Ok(json) if json.len() > MAX_EVENT_BYTES => {
+                warn(&format!("event {name:?} is {} bytes (limit {MAX_EVENT_BYTES}); not sent", json.len()));
+            }
+            Ok(json) => outbox.pending.push_back(json),
+            Err(reason) => warn(&reason),
+        }
+        outbox.pending.len() >= TRACKER_BATCH_EVENTS
+    });
+    if full {
+        flush(false);
+    } else {
+        schedule(BATCH_DELAY_MS);
+    }
+}
+
+fn schedule(delay_ms: i32) {
+    let already = OUTBOX.with(|o| {
+        let mut o = o.borrow_mut();
+        let Some(outbox) = o.as_mut() else { return true };
+        std::mem::replace(&mut outbox.timer, true)
+    });
+    if already {
+        return;
+    }
+    let callback = Closure::once_into_js(|| {
+        OUTBOX.with(|o| {
+            if let Some(outbox) = o.borrow_mut().as_mut() {
+                outbox.timer = false;
+            }
+        });
+        flush(false);
+    });
+    if let Some(window) = web_sys::window() {
+        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(callback.unchecked_ref(), delay_ms);
+    }
+}
+
+/// Takes the next batch off the front of `pending`: at most `TRACKER_BATCH_EVENTS` events and
+/// `TRACKER_BATCH_BYTES` bytes (always at least one event).
+fn next_batch(pending: &mut VecDeque<String>) -> Vec<String> {
+    let mut batch = Vec::new();
+    let mut bytes = 0;
+    while let Some(next) = pending.front() {
+        if !batch.is_empty() && (batch.len() >= TRACKER_BATCH_EVENTS || bytes + next.len() > TRACKER_BATCH_BYTES) {
+            break;
+        }
+        bytes += next.len() + 1;
+        batch.extend(pending.pop_front());
+    }
+    batch
+}
+
+/// The request body for a batch: Segment's `{"batch": [...], "sentAt": ..., "writeKey": ...}`.
+pub fn body(events: &[String], write_key: &str) -> String {
+    let key = JSON::stringify(&JsValue::from_str(write_key)).ok().and_then(|k| k.as_string()).unwrap_or_default();
+    let sent_at = Date::new_0().to_iso_string().as_string().unwrap_or_default();
+    format!(
+        "{{\"{}\":[{}],\"{}\":\"{sent_at}\",\"{}\":{key}}}",
+        names::BATCH,
+        events.join(","),
+        names::SENT_AT,
+        names::WRITE_KEY
+    )
+}
+
+/// Sends the next batch now. `unloading` sends even while another request is in flight, since
+/// the page is going away and keepalive requests outlive it.
+pub fn flush(unloading: bool) {
+    let job = OUTBOX.with(|o| {
+        let mut o = o.borrow_mut();
+        let outbox = o.as_mut()?;
+        if (outbox.sending && !unloading) || outbox.pending.is_empty() {
+            return None;
+        }
+        outbox.sending = true;
+        let batch = next_batch(&mut outbox.pending);
+        let url = format!("{}/v1/batch", outbox.settings.endpoint);
+        Some((url, body(&batch, &outbox.settings.write_key), batch))
+    });
+    let Some((url, body, batch)) = job else { return };
+    wasm_bindgen_futures::spawn_local(async move {
+        let outcome = send(&url, &body).await;
+        settle(batch, outcome);
+    });
+}
+
+/// What became of one request.
+enum Outcome {
+    /// The collector answered; the events are settled (stored, duplicate or rejected).
+    Answered,
+    /// Try again after at least this many milliseconds.
+    Retry(f64),
+}
+
+async fn send(url: &str, body: &str) -> Outcome {
+    let Some(window) = web_sys::window() else { return Outcome::Retry(0.0) };
+    let init = RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&JsValue::from_str(body));
+    // Not in web-sys 0.3.107's RequestInit; a text/plain body also avoids a CORS preflight.
+    let _ = Reflect::set(&init, &"keepalive".into(), &JsValue::from_bool(body.len() <= TRACKER_BATCH_BYTES));
+    let response = match JsFuture::from(window.fetch_with_str_and_init(url, &init)).await {
+        Ok(r) => r.unchecked_into::<Response>(),
+        Err(_) => return Outcome::Retry(0.0),
+    };
+    let status = response.status();
+    if status == 429 || status == 408 || status >= 500 {
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .ok()
+            .flatten()
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .map_or(0.0, |s| s * 1000.0);
+        return Outcome::Retry(retry_after);
+    }
+    if let Ok(promise) = response.json() {
+        if let Ok(answer) = JsFuture::from(promise).await {
+            report_rejections(status, &answer);
+        }
+    }
+    Outcome::Answered
+}
+
+/// Rejected events are not retried (the same bytes would be rejected again); the reasons go to
+/// the console so the shop's developer can fix the call.
+fn report_rejections(status: u16, answer: &JsValue) {
+    if !(200..300).contains(&status) {
+        let code = Reflect::get(answer, &"error".into()).ok().and_then(|v| v.as_string()).unwrap_or_default();
+        let message = Reflect::get(answer, &"message".into()).ok().and_then(|v| v.as_string()).unwrap_or_default();
+        warn(&format!("collector refused the batch ({status} {code}): {message}"));
+        return;
+    }
+    let Ok(list) = Reflect::get(answer, &"events".into()) else { return };
+    for verdict in Array::from(&list).iter() {
+        let field = |k: &str| Reflect::get(&verdict, &k.into()).ok().and_then(|v| v.as_string()).unwrap_or_default();
+        if field("status") == "rejected" {
+            warn(&format!("event {} rejected: {} ({})", field("messageId"), field("reason"), field("detail")));
+        }
+    }
+}
+
+fn settle(batch: Vec<String>, outcome: Outcome) {
+    let next = OUTBOX.with(|o| {
+        let mut o = o.borrow_mut();
+        let outbox = o.as_mut()?;
+        outbox.sending = false;
+        match outcome {
+            Outcome::Answered => {
+                outbox.failures = 0;
+                Some(if outbox.pending.is_empty() { -1 } else { 0 })
+            }
+            Outcome::Retry(at_least_ms) => {
+                for event in batch.into_iter().rev() {
+                    outbox.pending.push_front(event);
+                }
+                outbox.failures = outbox.failures.saturating_add(1);
+                let exp = 1000.0 * f64::from(1u32 << outbox.failures.min(6));
+                let jittered = exp.min(MAX_BACKOFF_MS) * (0.5 + js_sys::Math::random());
+                Some(jittered.max(at_least_ms) as i32)
+            }
+        }
+    });
+    match next {
+        Some(0) => flush(false),
+        Some(delay) if delay > 0 => schedule(delay),
+        _ => {}
+    }
+}
+
+/// Sends what is pending when the page is hidden or unloaded.
+pub fn listen_for_page_hide() {
+    let Some(window) = web_sys::window() else { return };
+    let on_hide = Closure::<dyn Fn()>::new(|| {
+        let hidden = web_sys::window()
+            .and_then(|w| w.document())
+            .is_none_or(|d| d.visibility_state() == web_sys::VisibilityState::Hidden);
+        if hidden {
+            flush(true);
+        }
+    });
+    let _ = window.add_event_listener_with_callback("pagehide", on_hide.as_ref().unchecked_ref());
+    if let Some(doc) = window.document() {
+        let _ = doc.add_event_listener_with_callback("visibilitychange", on_hide.as_ref().unchecked_ref());
+    }
+    on_hide.forget();
+}
+
+/// Number of events waiting for delivery (for tests and `ready` callbacks).
+pub fn pending_count() -> usize {
+    OUTBOX.with(|o| o.borrow().as_ref().map_or(0, |o| o.pending.len()))
+}

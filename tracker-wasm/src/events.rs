@@ -1,0 +1,90 @@
+//! Building Segment-compatible events as JS objects, with the wire names from `protocol`.
+
+use js_sys::{Date, Object, Reflect, JSON};
+use protocol::names;
+use wasm_bindgen::JsValue;
+
+/// Library name reported in `context.library`.
+pub const LIBRARY_NAME: &str = "orbita-tracker";
+/// Library version reported in `context.library`.
+pub const LIBRARY_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+fn set(target: &Object, key: &str, value: impl Into<JsValue>) {
+    let _ = Reflect::set(target, &key.into(), &value.into());
+}
+
+/// Copies a string property of a browser object (e.g. `location.href`) into `target`.
+fn copy(target: &Object, key: &str, source: &JsValue, source_key: &str) {
+    if let Ok(v) = Reflect::get(source, &source_key.into()) {
+        if v.is_string() {
+            set(target, key, v);
+        }
+    }
+}
+
+fn page_context() -> Object {
+    let page = Object::new();
+    if let Some(window) = web_sys::window() {
+        let location: JsValue = window.location().into();
+        copy(&page, "path", &location, "pathname");
+        copy(&page, "url", &location, "href");
+        copy(&page, "search", &location, "search");
+        if let Some(doc) = window.document() {
+            set(&page, "title", doc.title());
+            set(&page, "referrer", doc.referrer());
+        }
+    }
+    page
+}
+
+fn context() -> Object {
+    let ctx = Object::new();
+    let library = Object::new();
+    set(&library, "name", LIBRARY_NAME);
+    set(&library, "version", LIBRARY_VERSION);
+    set(&ctx, names::LIBRARY, library);
+    set(&ctx, names::PAGE, page_context());
+    if let Some(window) = web_sys::window() {
+        let nav = window.navigator();
+        if let Ok(ua) = nav.user_agent() {
+            set(&ctx, "userAgent", ua);
+        }
+        if let Some(lang) = nav.language() {
+            set(&ctx, "locale", lang);
+        }
+    }
+    ctx
+}
+
+/// The shop's payload if it is an object, else an empty object.
+fn payload(value: &JsValue) -> JsValue {
+    if value.is_object() {
+        value.clone()
+    } else {
+        Object::new().into()
+    }
+}
+
+/// Builds one event: `kind` is a `protocol::names::types` value; `name` is the `event` of a
+/// `track`; `properties` is what the shop passed.
+pub fn build(kind: &str, name: Option<&str>, properties: &JsValue, anonymous_id: &str) -> Object {
+    let event = Object::new();
+    set(&event, names::TYPE, kind);
+    if let Some(name) = name {
+        set(&event, names::EVENT, name);
+    }
+    set(&event, names::MESSAGE_ID, crate::identity::new_uuid());
+    set(&event, names::ANONYMOUS_ID, anonymous_id);
+    set(&event, names::TIMESTAMP, Date::new_0().to_iso_string());
+    set(&event, names::PROPERTIES, payload(properties));
+    set(&event, names::CONTEXT, context());
+    event
+}
+
+/// The event as JSON text, or why it cannot be sent (e.g. the shop passed a cyclic object).
+pub fn to_json(event: &Object) -> Result<String, String> {
+    JSON::stringify(event)
+        .map_err(|e| format!("event cannot be serialised: {:?}", e.as_string().unwrap_or_default()))?
+        .as_string()
+        .ok_or_else(|| "event serialised to nothing".into())
+}

@@ -1,0 +1,77 @@
+//! The anonymous visitor ID, kept in a first-party cookie.
+
+use wasm_bindgen::JsCast;
+use web_sys::HtmlDocument;
+
+/// Name of the first-party cookie holding the anonymous ID.
+pub const COOKIE: &str = "orb_aid";
+/// Cookie lifetime: 400 days, the most Chromium keeps.
+const MAX_AGE_SECONDS: u32 = 400 * 24 * 3600;
+
+fn document() -> Option<HtmlDocument> {
+    web_sys::window()?.document()?.dyn_into::<HtmlDocument>().ok()
+}
+
+/// Reads a cookie's value from a `document.cookie` string.
+pub fn cookie_value<'a>(cookies: &'a str, name: &str) -> Option<&'a str> {
+    cookies.split(';').find_map(|pair| {
+        let (k, v) = pair.trim().split_once('=')?;
+        (k == name && !v.is_empty()).then_some(v)
+    })
+}
+
+/// The visitor's anonymous ID: the cookie's if set and well-formed, otherwise a new random one,
+/// which is written to the cookie (and refreshed, so active visitors keep it).
+pub fn anonymous_id() -> String {
+    let doc = document();
+    let cookies = doc.as_ref().and_then(|d| d.cookie().ok()).unwrap_or_default();
+    let id = match cookie_value(&cookies, COOKIE) {
+        Some(v) if is_uuid(v) => v.to_string(),
+        _ => new_uuid(),
+    };
+    if let Some(doc) = doc {
+        let secure = web_sys::window()
+            .and_then(|w| w.location().protocol().ok())
+            .is_some_and(|p| p == "https:");
+        let cookie = format!(
+            "{COOKIE}={id}; Path=/; Max-Age={MAX_AGE_SECONDS}; SameSite=Lax{}",
+            if secure { "; Secure" } else { "" }
+        );
+        let _ = doc.set_cookie(&cookie);
+    }
+    id
+}
+
+/// A random RFC 4122 version-4 UUID from the browser's cryptographic random source.
+pub fn new_uuid() -> String {
+    let mut bytes = [0u8; 16];
+    let filled = web_sys::window()
+        .and_then(|w| w.crypto().ok())
+        .is_some_and(|c| c.get_random_values_with_u8_array(&mut bytes).is_ok());
+    if !filled {
+        // No Web Crypto (very old browsers): Math.random is weaker but still unique enough.
+        for b in bytes.iter_mut() {
+            *b = (js_sys::Math::random() * 256.0) as u8;
+        }
+    }
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let mut out = String::with_capacity(36);
+    for (i, b) in bytes.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push('-');
+        }
+        out.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+        out.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+    }
+    out
+}
+
+/// Whether `text` looks like a UUID (8-4-4-4-12 lowercase hex), so a tampered cookie is replaced.
+pub fn is_uuid(text: &str) -> bool {
+    text.len() == 36
+        && text.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
+        })
+}

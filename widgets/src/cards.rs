@@ -1,0 +1,148 @@
+//! Drawing a recommendation block as product cards, text always as text.
+
+use js_sys::{Array, Function, Reflect};
+use protocol::ecommerce;
+use protocol::recommendation::fields;
+use wasm_bindgen::prelude::*;
+use web_sys::{Document, Element, ShadowRootInit, ShadowRootMode};
+
+/// The block's styles. Cards sit in one horizontally scrolling row (a carousel on narrow
+/// screens), so the block's height never depends on the number of items or the screen width.
+/// Shops theme it with CSS custom properties on the placeholder.
+const STYLE: &str = "\
+:host{display:block;contain:content}\
+.block{font:var(--orbita-font,inherit);color:var(--orbita-text,inherit);overflow:hidden;box-sizing:border-box}\
+h2{font-size:1.15em;margin:0 0 .6em;height:1.4em;line-height:1.4em;overflow:hidden}\
+ul{list-style:none;margin:0;padding:0 0 8px;display:flex;gap:16px;overflow-x:auto;scroll-snap-type:x mandatory}\
+li{flex:0 0 var(--orbita-card-width,180px);scroll-snap-align:start}\
+a{display:block;color:inherit;text-decoration:none;border-radius:var(--orbita-radius,10px);\
+background:var(--orbita-card-bg,#fff);border:1px solid var(--orbita-border,#e6e2da);padding:10px;height:244px;box-sizing:border-box}\
+a:hover,a:focus-visible{border-color:var(--orbita-accent,#2f5d50);outline:none}\
+img{display:block;width:100%;height:150px;object-fit:cover;border-radius:6px;background:#f3f0ea}\
+.name{display:block;margin:8px 0 4px;font-size:.9em;line-height:1.25em;height:2.5em;overflow:hidden}\
+.price{font-weight:600;color:var(--orbita-accent,#2f5d50)}\
+.old{margin-left:6px;color:#8a857c;font-size:.85em}";
+
+fn text(value: &JsValue, key: &str) -> String {
+    Reflect::get(value, &key.into()).ok().and_then(|v| v.as_string()).unwrap_or_default()
+}
+
+fn number(value: &JsValue, key: &str) -> Option<f64> {
+    Reflect::get(value, &key.into()).ok().and_then(|v| v.as_f64())
+}
+
+/// `url` resolved against the page if it is http(s); anything else (`javascript:`, `data:`)
+/// is refused, since feeds are not trusted input.
+pub fn safe_url(url: &str) -> Option<String> {
+    let base = web_sys::window()?.location().href().ok()?;
+    let parsed = web_sys::Url::new_with_base(url, &base).ok()?;
+    matches!(parsed.protocol().as_str(), "http:" | "https:").then(|| parsed.href())
+}
+
+/// A price in the visitor's locale, e.g. `€49.00`; plain `49.00 EUR` if `Intl` refuses.
+pub fn format_price(amount: f64, currency: &str) -> String {
+    let options = js_sys::Object::new();
+    let _ = Reflect::set(&options, &"style".into(), &"currency".into());
+    let _ = Reflect::set(&options, &"currency".into(), &currency.into());
+    let locales = Array::new();
+    if let Some(lang) = web_sys::window().and_then(|w| w.navigator().language()) {
+        locales.push(&lang.into());
+    }
+    let formatted = js_sys::Intl::NumberFormat::new(&locales, &options)
+        .format()
+        .call1(&JsValue::NULL, &amount.into())
+        .ok()
+        .and_then(|v| v.as_string());
+    formatted.unwrap_or_else(|| format!("{amount:.2} {currency}"))
+}
+
+fn element(doc: &Document, tag: &str, class: &str, content: &str) -> Result<Element, JsValue> {
+    let el = doc.create_element(tag)?;
+    if !class.is_empty() {
+        el.set_class_name(class);
+    }
+    if !content.is_empty() {
+        el.set_text_content(Some(content));
+    }
+    Ok(el)
+}
+
+/// Draws `block` (the `/v1/recommendations` answer) into `host`'s shadow root, replacing what
+/// was there.
+pub fn draw(host: &Element, block: &JsValue, placement: &str, orbita: Option<Function>) -> Result<(), JsValue> {
+    let doc = host.owner_document().ok_or("host is not in a document")?;
+    let root = match host.shadow_root() {
+        Some(root) => root,
+        None => host.attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))?,
+    };
+    root.set_text_content(None);
+    let recomm_id = text(block, fields::RECOMM_ID);
+    let items = Array::from(&Reflect::get(block, &fields::ITEMS.into())?);
+
+    let style = element(&doc, "style", "", STYLE)?;
+    root.append_child(&style)?;
+    let section = element(&doc, "section", "block", "")?;
+    // Lock the block to the height the shop reserved, so drawing it never shifts the page.
+    let reserved = host.client_height();
+    if reserved > 0 {
+        section.set_attribute("style", &format!("height:{reserved}px"))?;
+    }
+    let title = host.get_attribute("data-orbita-title").unwrap_or_default();
+    if !title.is_empty() {
+        let heading = element(&doc, "h2", "", &title)?;
+        section.set_attribute("aria-label", &title)?;
+        section.append_child(&heading)?;
+    }
+    let list = element(&doc, "ul", "", "")?;
+    for item in items.iter() {
+        let card = card(&doc, &item, &recomm_id, placement, orbita.clone())?;
+        list.append_child(&card)?;
+    }
+    section.append_child(&list)?;
+    root.append_child(&section)?;
+    host.set_attribute("data-orbita-recomm-id", &recomm_id)?;
+    host.set_attribute("data-orbita-state", "shown")?;
+    Ok(())
+}
+
+fn card(doc: &Document, item: &JsValue, recomm_id: &str, placement: &str, orbita: Option<Function>) -> Result<Element, JsValue> {
+    let li = doc.create_element("li")?;
+    let link = element(doc, "a", "", "")?;
+    if let Some(href) = safe_url(&text(item, fields::URL)) {
+        link.set_attribute("href", &href)?;
+    }
+    let img = doc.create_element("img")?;
+    img.set_attribute("alt", "")?;
+    img.set_attribute("width", "158")?;
+    img.set_attribute("height", "150")?;
+    img.set_attribute("loading", "lazy")?;
+    img.set_attribute("decoding", "async")?;
+    if let Some(src) = safe_url(&text(item, fields::IMAGE)) {
+        img.set_attribute("src", &src)?;
+    }
+    link.append_child(&img)?;
+    let name = element(doc, "span", "name", &text(item, fields::TITLE))?;
+    link.append_child(&name)?;
+    let currency = text(item, fields::CURRENCY);
+    if let Some(price) = number(item, fields::PRICE) {
+        let price = element(doc, "span", "price", &format_price(price, &currency))?;
+        link.append_child(&price)?;
+    }
+    if let Some(old) = number(item, fields::OLD_PRICE) {
+        let old = element(doc, "s", "old", &format_price(old, &currency))?;
+        link.append_child(&old)?;
+    }
+    if let Some(orbita) = orbita {
+        let props = js_sys::Object::new();
+        let _ = Reflect::set(&props, &ecommerce::PRODUCT_ID.into(), &text(item, fields::ID).into());
+        let _ = Reflect::set(&props, &"recomm_id".into(), &recomm_id.into());
+        let _ = Reflect::set(&props, &"placement".into(), &placement.into());
+        let on_click = Closure::<dyn Fn()>::new(move || {
+            let _ = orbita.call3(&JsValue::NULL, &"track".into(), &"Product Clicked".into(), &props);
+        });
+        link.add_event_listener_with_callback("click", on_click.as_ref().unchecked_ref())?;
+        on_click.forget();
+    }
+    li.append_child(&link)?;
+    Ok(li)
+}
