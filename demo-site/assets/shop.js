@@ -58,7 +58,7 @@
       products: snapshot(lines).products };
     sessionStorage.setItem('lumen-order', JSON.stringify(order));
     localStorage.removeItem(KEY);
-    location.href = '/thank-you.html';
+    location.href = '/thank-you';
   }
   function thankYou() {
     var el = document.getElementById('order-id');

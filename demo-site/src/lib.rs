@@ -86,6 +86,7 @@ pub fn build(out: &Path) -> io::Result<SiteSummary> {
     fs::write(out.join("assets/shop.js"), include_str!("../assets/shop.js"))?;
     fs::write(out.join("feed.xml"), FEED_XML)?;
     fs::write(out.join("img/hero.svg"), svg::hero())?;
+    fs::write(out.join("img/favicon.svg"), svg::favicon())?;
     for (i, c) in cats.iter().enumerate() {
         for p in &c.products {
             fs::write(out.join(format!("img/{}.svg", p.id)), svg::product(p, i))?;

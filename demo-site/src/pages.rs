@@ -25,6 +25,7 @@ fn layout(cats: &[Category<'_>], title: &str, active: Option<&str>, body: &str, 
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} · Lumen &amp; Loom</title>
 <link rel="stylesheet" href="/assets/shop.css">
+<link rel="icon" href="/img/favicon.svg" type="image/svg+xml">
 <!-- Orbita: the one-line queue, then the tracker, loaded without blocking the page. -->
 <script>window.orbita=window.orbita||function(){{(orbita.q=orbita.q||[]).push(arguments)}};</script>
 <script async src="/orbita/orbita.js" data-write-key="{DEMO_WRITE_KEY}"></script>
@@ -34,7 +35,7 @@ fn layout(cats: &[Category<'_>], title: &str, active: Option<&str>, body: &str, 
 <header class="site"><div class="bar">
 <a class="logo" href="/">Lumen <span>&amp;</span> Loom</a>
 <nav class="cats" aria-label="Categories">{nav}</nav>
-<a class="cart-link" href="/cart.html">Cart <span class="count">0</span></a>
+<a class="cart-link" href="/cart">Cart <span class="count">0</span></a>
 </div></header>
 <main>
 {body}

@@ -79,3 +79,10 @@ pub fn hero() -> String {
     s.push_str("</svg>");
     s
 }
+
+/// The shop's favicon: an ampersand on a green tile.
+pub fn favicon() -> String {
+    "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'><rect width='32' height='32' rx='7' fill='#2f5d50'/>\
+     <text x='16' y='23' font-family='Georgia, serif' font-size='20' text-anchor='middle' fill='#fff'>&amp;</text></svg>"
+        .into()
+}

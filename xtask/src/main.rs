@@ -1,1 +1,116 @@
-fn main() {}
+//! `cargo xtask`: Orbita's build orchestration, in Rust so it runs wherever cargo does.
+//!
+//! - `cargo xtask demo [--port N]`: install what is missing, build everything, start the demo
+//!   shop and the collector on one origin (127.0.0.1:8787), stop cleanly on Ctrl-C.
+//! - `cargo xtask test`: install what is missing (Chromium too), then lint, native unit tests,
+//!   wasm-bindgen-test in headless Chromium and end-to-end tests against a real `wrangler dev`.
+//! - `cargo xtask size [--json]`: raw and gzip sizes of what a shop page downloads.
+//! - `cargo xtask build`: build the SDK, widgets, demo site and worker.
+//! - `cargo xtask e2e`: build, then only the end-to-end tests (quicker while iterating).
+//! - `cargo xtask setup [--chromium]`: only install the tools.
+
+mod build;
+mod http;
+mod server;
+mod size;
+mod tools;
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// Result type of every task: an error is a message for the person at the terminal.
+pub type Result<T = ()> = std::result::Result<T, String>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let task = args.first().map(String::as_str).unwrap_or("help");
+    let flags = &args[args.len().min(1)..];
+    let started = Instant::now();
+    let outcome = match task {
+        "setup" => tools::ensure(flags.iter().any(|f| f == "--chromium")).map(drop),
+        "build" => tools::ensure(false).and_then(|t| build::all(&t)).map(drop),
+        "demo" => demo(flags),
+        "test" => test(),
+        "e2e" => tools::ensure(true).and_then(|t| build::all(&t).and_then(|()| e2e(&t))),
+        "size" => tools::ensure(false).and_then(|t| build::sdk(&t)).and_then(|_| size::report(flags)),
+        _ => {
+            eprintln!("usage: cargo xtask <demo|test|size|build|setup> (see xtask/src/main.rs)");
+            return ExitCode::from(if task == "help" { 0 } else { 2 });
+        }
+    };
+    match outcome {
+        Ok(()) => {
+            eprintln!("xtask {task}: done in {:.0?}", started.elapsed());
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("xtask {task}: FAILED: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn flag_value(flags: &[String], name: &str) -> Option<String> {
+    flags.iter().position(|f| f == name).and_then(|i| flags.get(i + 1)).cloned()
+}
+
+fn demo(flags: &[String]) -> Result {
+    let port: u16 = match flag_value(flags, "--port") {
+        Some(p) => p.parse().map_err(|_| format!("--port {p:?} is not a port number"))?,
+        None => 8787,
+    };
+    let tools = tools::ensure(false)?;
+    build::all(&tools)?;
+    let state = tools::root().join("target/demo-state");
+    let server = server::Collector::start(&tools, port, &state, false)?;
+    server.load_demo_feed()?;
+    println!();
+    println!("  Lumen & Loom demo shop + Orbita collector: {}/", server.base_url());
+    println!("  write key: {}   admin key: {}", server::DEMO_WRITE_KEY, server::DEMO_ADMIN_KEY);
+    println!("  try: curl -u {}: {}/v1/batch -d '{{\"batch\":[{{\"type\":\"track\",\"event\":\"Hello\",\"anonymousId\":\"me\"}}]}}'", server::DEMO_WRITE_KEY, server.base_url());
+    println!("  Ctrl-C stops it.");
+    println!();
+    let interrupted = tools::on_interrupt()?;
+    server.wait_until(&interrupted)
+}
+
+/// End-to-end tests against a collector on a free port with a fresh state directory.
+fn e2e(tools: &tools::Tools) -> Result {
+    let state = tools::root().join(format!("target/e2e-state-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&state);
+    let port = server::free_port()?;
+    let server = server::Collector::start(tools, port, &state, true)?;
+    server.load_demo_feed()?;
+    let outcome = tools.node_tests(&server.base_url(), &state);
+    server.stop()?;
+    let _ = std::fs::remove_dir_all(&state);
+    outcome
+}
+
+fn test() -> Result {
+    let tools = tools::ensure(true)?;
+    let mut steps: Vec<(&str, std::time::Duration)> = Vec::new();
+    let mut step = |name: &'static str, f: &mut dyn FnMut() -> Result| -> Result {
+        eprintln!("\n== {name}");
+        let t = Instant::now();
+        f()?;
+        steps.push((name, t.elapsed()));
+        Ok(())
+    };
+    step("format", &mut || tools.cargo(&["fmt", "--all", "--check"]))?;
+    step("clippy (native)", &mut || tools.cargo(&["clippy", "--workspace", "--exclude", "tracker-wasm", "--exclude", "widgets", "--exclude", "edge-collector", "--all-targets", "--", "-D", "warnings"]))?;
+    step("clippy (wasm)", &mut || {
+        tools.cargo(&["clippy", "--target", "wasm32-unknown-unknown", "-p", "tracker-wasm", "-p", "widgets", "-p", "edge-collector", "--all-targets", "--", "-D", "warnings"])
+    })?;
+    step("native unit tests", &mut || tools.cargo(&["test", "--workspace", "--exclude", "tracker-wasm", "--exclude", "widgets", "--exclude", "edge-collector"]))?;
+    step("wasm-bindgen-test in headless Chromium", &mut || {
+        tools.cargo(&["test", "--target", "wasm32-unknown-unknown", "-p", "tracker-wasm", "-p", "widgets"])
+    })?;
+    step("build", &mut || build::all(&tools))?;
+    step("end-to-end tests (Playwright + wrangler dev)", &mut || e2e(&tools))?;
+    eprintln!("\nstep timings:");
+    for (name, took) in &steps {
+        eprintln!("  {name:<48} {:>6.1} s", took.as_secs_f64());
+    }
+    Ok(())
+}

@@ -1,0 +1,75 @@
+//! Building what the collector serves: the SDK (stub, tracker, widgets), the demo site and the
+//! worker itself.
+
+use std::fs;
+use std::path::PathBuf;
+
+use crate::tools::{run, Tools};
+use crate::Result;
+
+/// A browser module: the crate's wasm file name and the name it is served under.
+pub const MODULES: [(&str, &str); 2] = [("tracker_wasm", "tracker"), ("widgets", "widgets")];
+
+/// Where the site (and the SDK inside it, under `orbita/`) is generated.
+pub fn site_dir(tools: &Tools) -> PathBuf {
+    tools.root.join("target/site")
+}
+
+/// Where the SDK files are served from.
+pub fn sdk_dir(tools: &Tools) -> PathBuf {
+    site_dir(tools).join("orbita")
+}
+
+/// Builds everything: demo site, SDK, worker.
+pub fn all(tools: &Tools) -> Result {
+    site(tools)?;
+    sdk(tools)?;
+    worker(tools)
+}
+
+/// Generates the demo shop from its feed.
+pub fn site(tools: &Tools) -> Result {
+    let dir = site_dir(tools);
+    let _ = fs::remove_dir_all(&dir);
+    let summary = demo_site::build(&dir).map_err(|e| format!("demo site: {e}"))?;
+    eprintln!(
+        "build: demo site with {} pages, {} products in {} categories",
+        summary.pages, summary.products, summary.categories
+    );
+    Ok(())
+}
+
+/// Builds the stub, tracker and widgets into `target/site/orbita/`: release wasm, wasm-bindgen
+/// for ES modules, then wasm-opt -Oz (npm binaryen).
+pub fn sdk(tools: &Tools) -> Result {
+    tools.cargo(&["build", "--release", "--target", "wasm32-unknown-unknown", "-p", "tracker-wasm", "-p", "widgets"])?;
+    let out = sdk_dir(tools);
+    let raw = tools.root.join("target/sdk-bindgen");
+    fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    for (krate, name) in MODULES {
+        let wasm = tools.root.join(format!("target/wasm32-unknown-unknown/release/{krate}.wasm"));
+        run(tools
+            .command(tools.cargo_bin.join("wasm-bindgen"))
+            .arg(&wasm)
+            .args(["--target", "web", "--no-typescript", "--remove-name-section", "--remove-producers-section"])
+            .args(["--out-name", name, "--out-dir"])
+            .arg(&raw))?;
+        run(tools
+            .command(tools.npm_bin("wasm-opt"))
+            .arg(raw.join(format!("{name}_bg.wasm")))
+            .args(["-Oz", "-o"])
+            .arg(out.join(format!("{name}_bg.wasm"))))?;
+        copy(raw.join(format!("{name}.js")), out.join(format!("{name}.js")))?;
+    }
+    copy(tools.root.join("tracker-wasm/js/orbita.js"), out.join("orbita.js"))
+}
+
+/// Builds the worker with worker-build (which uses the pinned wasm-bindgen, wasm-opt and esbuild
+/// from the environment instead of downloading them).
+pub fn worker(tools: &Tools) -> Result {
+    run(tools.command(tools.cargo_bin.join("worker-build")).arg("--release").current_dir(tools.root.join("edge-collector")))
+}
+
+fn copy(from: PathBuf, to: PathBuf) -> Result {
+    fs::copy(&from, &to).map(drop).map_err(|e| format!("copy {} → {}: {e}", from.display(), to.display()))
+}

@@ -1,0 +1,147 @@
+//! Running the collector under `wrangler dev` (workerd + local D1): migrations, start, readiness,
+//! feed import, and a stop that leaves no workerd behind.
+
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use crate::http::request;
+use crate::tools::{run, Tools};
+use crate::Result;
+
+/// The demo site's public write key (also in edge-collector/wrangler.toml and the README).
+pub const DEMO_WRITE_KEY: &str = demo_site::DEMO_WRITE_KEY;
+/// The demo site's admin key (also in edge-collector/wrangler.toml and the README).
+pub const DEMO_ADMIN_KEY: &str = "demo-admin-key";
+
+/// How long a cold start may take before we give up (measured: ~6 s warm, ~45 s cold).
+const START_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// A free TCP port on the loopback interface.
+pub fn free_port() -> Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
+    listener.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+}
+
+/// A running `wrangler dev` with its own process group.
+pub struct Collector {
+    child: Option<Child>,
+    port: u16,
+}
+
+fn wrangler(tools: &Tools) -> (PathBuf, PathBuf) {
+    (tools.node.clone(), tools.root.join("node_modules/wrangler/bin/wrangler.js"))
+}
+
+impl Collector {
+    /// Applies the D1 migrations to `state`, starts `wrangler dev` on `127.0.0.1:port` with that
+    /// state, and waits until the collector answers.
+    pub fn start(tools: &Tools, port: u16, state: &Path, quiet: bool) -> Result<Self> {
+        let (node, script) = wrangler(tools);
+        let dir = tools.root.join("edge-collector");
+        run(tools
+            .command(&node)
+            .arg(&script)
+            .args(["d1", "migrations", "apply", "DB", "--local", "--persist-to"])
+            .arg(state)
+            .env("CI", "true")
+            .stdin(Stdio::null())
+            .current_dir(&dir))?;
+        let mut cmd = tools.command(&node);
+        cmd.arg(&script)
+            .args(["dev", "--ip", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--inspector-port", &free_port()?.to_string(), "--persist-to"])
+            .arg(state)
+            .args(["--log-level", if quiet { "warn" } else { "info" }])
+            .stdin(Stdio::null())
+            .current_dir(&dir)
+            // Its own process group, so stopping it stops workerd too.
+            .process_group(0);
+        let child = cmd.spawn().map_err(|e| format!("cannot start wrangler: {e}"))?;
+        let mut collector = Collector { child: Some(child), port };
+        let started = Instant::now();
+        loop {
+            if let Ok((200, _)) = request(port, "GET", "/v1/health", &[], b"") {
+                eprintln!("collector: up on port {port} after {:.1} s", started.elapsed().as_secs_f64());
+                return Ok(collector);
+            }
+            if let Some(status) = collector.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                return Err(format!("wrangler dev exited before it answered ({status})"));
+            }
+            if started.elapsed() > START_TIMEOUT {
+                collector.kill_group();
+                return Err(format!("collector did not answer within {START_TIMEOUT:?}"));
+            }
+            sleep(Duration::from_millis(250));
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Imports the demo shop's product feed through the admin endpoint.
+    pub fn load_demo_feed(&self) -> Result {
+        let auth = format!("Bearer {DEMO_ADMIN_KEY}");
+        let headers = [("Authorization", auth.as_str()), ("Content-Type", "application/xml")];
+        let (status, body) = request(self.port, "POST", "/v1/admin/catalogue", &headers, demo_site::FEED_XML.as_bytes())?;
+        if status != 200 {
+            return Err(format!("feed import answered {status}: {body}"));
+        }
+        eprintln!("collector: demo feed imported: {body}");
+        Ok(())
+    }
+
+    /// Serves until `interrupted` is set or wrangler exits, then stops.
+    pub fn wait_until(mut self, interrupted: &Arc<AtomicBool>) -> Result {
+        while !interrupted.load(Ordering::SeqCst) {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                self.child = None;
+                return Err(format!("wrangler dev exited ({status})"));
+            }
+            sleep(Duration::from_millis(200));
+        }
+        eprintln!("\nstopping the collector...");
+        self.stop()
+    }
+
+    /// Stops wrangler and every process it started (workerd), and checks none is left.
+    pub fn stop(mut self) -> Result {
+        self.kill_group();
+        Ok(())
+    }
+
+    fn kill_group(&mut self) {
+        let Some(mut child) = self.child.take() else { return };
+        let group = -(child.id() as i32);
+        // SIGINT first: wrangler shuts workerd down itself. Then SIGKILL whatever remains.
+        unsafe { libc::kill(group, libc::SIGINT) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline && group_alive(group) {
+            let _ = child.try_wait();
+            sleep(Duration::from_millis(100));
+        }
+        if group_alive(group) {
+            unsafe { libc::kill(group, libc::SIGKILL) };
+        }
+        let _ = child.wait();
+    }
+}
+
+/// Whether any process of the group is still alive.
+fn group_alive(group: i32) -> bool {
+    // kill(pid, 0) checks for existence without sending anything.
+    unsafe { libc::kill(group, 0) == 0 }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        self.kill_group();
+    }
+}

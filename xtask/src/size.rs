@@ -1,0 +1,52 @@
+//! `cargo xtask size`: what a shop page downloads, raw and gzipped, in one table.
+
+use std::fs;
+use std::io::Write;
+
+use flate2::write::GzEncoder;
+use flate2::Compression;
+
+use crate::Result;
+
+fn gzip_len(bytes: &[u8]) -> usize {
+    let mut enc = GzEncoder::new(Vec::new(), Compression::best());
+    enc.write_all(bytes).expect("writing to memory");
+    enc.finish().expect("writing to memory").len()
+}
+
+/// Prints the size table (or, with `--json`, one JSON object per row).
+pub fn report(flags: &[String]) -> Result {
+    let dir = crate::tools::root().join("target/site/orbita");
+    let groups: [(&str, &[&str]); 3] = [
+        ("stub (script tag)", &["orbita.js"]),
+        ("tracker (glue + wasm)", &["tracker.js", "tracker_bg.wasm"]),
+        ("widgets (glue + wasm, lazy)", &["widgets.js", "widgets_bg.wasm"]),
+    ];
+    let mut rows = Vec::new();
+    for (group, files) in groups {
+        let (mut raw_total, mut gz_total) = (0, 0);
+        for file in files {
+            let bytes = fs::read(dir.join(file)).map_err(|e| format!("{file}: {e} (run cargo xtask build)"))?;
+            let (raw, gz) = (bytes.len(), gzip_len(&bytes));
+            raw_total += raw;
+            gz_total += gz;
+            rows.push((file.to_string(), raw, gz));
+        }
+        if files.len() > 1 {
+            rows.push((format!("= {group}"), raw_total, gz_total));
+        }
+    }
+    let (stub, tracker) = (rows[0].2, rows[3].2);
+    rows.push(("= every page loads (stub + tracker)".into(), rows[0].1 + rows[3].1, stub + tracker));
+    if flags.iter().any(|f| f == "--json") {
+        for (name, raw, gz) in &rows {
+            println!("{{\"artifact\":{name:?},\"raw_bytes\":{raw},\"gzip_bytes\":{gz}}}");
+        }
+    } else {
+        println!("{:<40} {:>10} {:>10}", "artifact", "raw B", "gzip -9 B");
+        for (name, raw, gz) in &rows {
+            println!("{name:<40} {raw:>10} {gz:>10}");
+        }
+    }
+    Ok(())
+}
