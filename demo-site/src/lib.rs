@@ -44,7 +44,11 @@ pub struct Category<'a> {
 /// The catalogue from the feed. Panics if the committed feed does not parse (a build error).
 pub fn catalogue() -> Vec<Product> {
     let import = parse_merchant_feed(FEED_XML);
-    assert!(import.errors.is_empty(), "demo-site/feed.xml has bad entries: {:?}", import.errors);
+    assert!(
+        import.errors.is_empty(),
+        "demo-site/feed.xml has bad entries: {:?}",
+        import.errors
+    );
     import.products
 }
 
@@ -55,7 +59,11 @@ pub fn categories(products: &[Product]) -> Vec<Category<'_>> {
         let name = p.top_category();
         match out.iter_mut().find(|c| c.name == name) {
             Some(c) => c.products.push(p),
-            None => out.push(Category { name, slug: slug(name), products: vec![p] }),
+            None => out.push(Category {
+                name,
+                slug: slug(name),
+                products: vec![p],
+            }),
         }
     }
     out
@@ -82,8 +90,14 @@ pub fn build(out: &Path) -> io::Result<SiteSummary> {
     for dir in ["assets", "img", "p", "c"] {
         fs::create_dir_all(out.join(dir))?;
     }
-    fs::write(out.join("assets/shop.css"), include_str!("../assets/shop.css"))?;
-    fs::write(out.join("assets/shop.js"), include_str!("../assets/shop.js"))?;
+    fs::write(
+        out.join("assets/shop.css"),
+        include_str!("../assets/shop.css"),
+    )?;
+    fs::write(
+        out.join("assets/shop.js"),
+        include_str!("../assets/shop.js"),
+    )?;
     fs::write(out.join("feed.xml"), FEED_XML)?;
     fs::write(out.join("img/hero.svg"), svg::hero())?;
     fs::write(out.join("img/favicon.svg"), svg::favicon())?;
@@ -100,7 +114,10 @@ pub fn build(out: &Path) -> io::Result<SiteSummary> {
     write("index.html".into(), pages::home(&cats))?;
     for c in &cats {
         fs::create_dir_all(out.join("c").join(&c.slug))?;
-        write(format!("c/{}/index.html", c.slug), pages::category(&cats, c))?;
+        write(
+            format!("c/{}/index.html", c.slug),
+            pages::category(&cats, c),
+        )?;
     }
     for p in &products {
         write(format!("p/{}.html", p.id), pages::product(&cats, p))?;
@@ -108,7 +125,11 @@ pub fn build(out: &Path) -> io::Result<SiteSummary> {
     write("cart.html".into(), pages::cart(&cats))?;
     write("thank-you.html".into(), pages::thank_you(&cats))?;
     write("404.html".into(), pages::not_found(&cats))?;
-    Ok(SiteSummary { pages, products: products.len(), categories: cats.len() })
+    Ok(SiteSummary {
+        pages,
+        products: products.len(),
+        categories: cats.len(),
+    })
 }
 
 /// Escapes text for HTML element content and attribute values.
@@ -134,7 +155,9 @@ pub fn json_string(text: &str) -> String {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", c as u32)),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
@@ -153,15 +176,29 @@ mod tests {
         let cats = categories(&products);
         assert!(products.len() >= 50, "{} products", products.len());
         assert!(cats.len() >= 5, "{} categories", cats.len());
-        assert!(products.iter().all(|p| p.price > 0.0 && p.currency == "EUR"));
-        assert!(products.iter().any(|p| p.old_price.is_some()), "some products are on sale");
-        assert!(products.iter().any(|p| !p.available), "some products are sold out");
+        assert!(products
+            .iter()
+            .all(|p| p.price > 0.0 && p.currency == "EUR"));
+        assert!(
+            products.iter().any(|p| p.old_price.is_some()),
+            "some products are on sale"
+        );
+        assert!(
+            products.iter().any(|p| !p.available),
+            "some products are sold out"
+        );
     }
 
     #[test]
     fn escaping() {
-        assert_eq!(html("<img src=x onerror=\"a\">&"), "&lt;img src=x onerror=&quot;a&quot;&gt;&amp;");
-        assert_eq!(json_string("</script>\"\n"), "\"\\u003c/script\\u003e\\\"\\u000a\"");
+        assert_eq!(
+            html("<img src=x onerror=\"a\">&"),
+            "&lt;img src=x onerror=&quot;a&quot;&gt;&amp;"
+        );
+        assert_eq!(
+            json_string("</script>\"\n"),
+            "\"\\u003c/script\\u003e\\\"\\u000a\""
+        );
         assert_eq!(slug("Coffee & Tea"), "coffee-tea");
     }
 

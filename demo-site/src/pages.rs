@@ -9,11 +9,21 @@ fn euros(amount: f64) -> String {
     format!("€{amount:.2}")
 }
 
-fn layout(cats: &[Category<'_>], title: &str, active: Option<&str>, body: &str, head: &str) -> String {
+fn layout(
+    cats: &[Category<'_>],
+    title: &str,
+    active: Option<&str>,
+    body: &str,
+    head: &str,
+) -> String {
     let nav: String = cats
         .iter()
         .map(|c| {
-            let current = if active == Some(c.slug.as_str()) { " aria-current=\"page\"" } else { "" };
+            let current = if active == Some(c.slug.as_str()) {
+                " aria-current=\"page\""
+            } else {
+                ""
+            };
             format!("<a href=\"/c/{}/\"{current}>{}</a>", c.slug, html(c.name))
         })
         .collect();
@@ -79,9 +89,15 @@ fn reco_block(placement: &str, title: &str) -> String {
 
 /// The home page: hero, categories, featured products and a bestsellers block.
 pub fn home(cats: &[Category<'_>]) -> String {
-    let tiles: String =
-        cats.iter().map(|c| format!("<a href=\"/c/{}/\">{}</a>", c.slug, html(c.name))).collect();
-    let featured: String = cats.iter().filter_map(|c| c.products.first()).map(|p| card(p)).collect();
+    let tiles: String = cats
+        .iter()
+        .map(|c| format!("<a href=\"/c/{}/\">{}</a>", c.slug, html(c.name)))
+        .collect();
+    let featured: String = cats
+        .iter()
+        .filter_map(|c| c.products.first())
+        .map(|p| card(p))
+        .collect();
     let body = format!(
         r#"<section class="hero"><div><h1>Homeware for slow mornings and long evenings.</h1>
 <p>Cast iron, linen, stoneware and warm light, chosen to last. Free returns within 30 days.</p>
@@ -139,7 +155,10 @@ pub fn product(cats: &[Category<'_>], p: &Product) -> String {
         json_string(&p.url)
     );
     let button = if p.available {
-        format!("<button type=\"button\" data-add-to-cart=\"{}\">Add to cart</button>", html(&item))
+        format!(
+            "<button type=\"button\" data-add-to-cart=\"{}\">Add to cart</button>",
+            html(&item)
+        )
     } else {
         "<button type=\"button\" disabled>Sold out</button>".into()
     };
@@ -156,7 +175,11 @@ pub fn product(cats: &[Category<'_>], p: &Product) -> String {
         img = html(&p.image),
         brand = html(p.brand.as_deref().unwrap_or("Lumen & Loom")),
         price = price_html(p),
-        stock = if p.available { "In stock · ships in 2–3 days" } else { "Sold out · back soon" },
+        stock = if p.available {
+            "In stock · ships in 2–3 days"
+        } else {
+            "Sold out · back soon"
+        },
         reco = reco_block("product", "Popular right now"),
         id = json_string(&p.id),
         name_json = json_string(&p.title),

@@ -23,12 +23,18 @@ pub fn dispatch(args: &Array) {
     match name.as_str() {
         "page" => page(&first),
         "track" => match first.as_string() {
-            Some(event) if !event.is_empty() => delivery::capture(types::TRACK, Some(&event), &second),
+            Some(event) if !event.is_empty() => {
+                delivery::capture(types::TRACK, Some(&event), &second)
+            }
             _ => warn("track needs an event name: orbita('track', 'Signed Up', {...})"),
         },
         // Ecommerce shortcuts, named as the shop thinks of them.
-        "productViewed" => ecommerce_event(ecommerce::PRODUCT_VIEWED, &first, ecommerce::PRODUCT_ID),
-        "categoryViewed" => ecommerce_event(ecommerce::PRODUCT_LIST_VIEWED, &first, ecommerce::CATEGORY),
+        "productViewed" => {
+            ecommerce_event(ecommerce::PRODUCT_VIEWED, &first, ecommerce::PRODUCT_ID)
+        }
+        "categoryViewed" => {
+            ecommerce_event(ecommerce::PRODUCT_LIST_VIEWED, &first, ecommerce::CATEGORY)
+        }
         "cart" => ecommerce_event(ecommerce::CART_UPDATED, &first, ecommerce::PRODUCTS),
         "purchase" => ecommerce_event(ecommerce::ORDER_COMPLETED, &first, ecommerce::ORDER_ID),
         "search" => delivery::capture(types::TRACK, Some(ecommerce::PRODUCTS_SEARCHED), &first),
@@ -46,7 +52,8 @@ pub fn dispatch(args: &Array) {
 /// Captures an ecommerce event after checking the one property the collector requires, so the
 /// shop's developer sees the mistake in the console rather than in a rejected verdict.
 fn ecommerce_event(event: &str, properties: &JsValue, required: &str) {
-    let present = Reflect::get(properties, &required.into()).is_ok_and(|v| !v.is_undefined() && !v.is_null());
+    let present =
+        Reflect::get(properties, &required.into()).is_ok_and(|v| !v.is_undefined() && !v.is_null());
     if !present {
         warn(&format!("{event} needs `{required}`; event not sent"));
         return;
@@ -56,7 +63,9 @@ fn ecommerce_event(event: &str, properties: &JsValue, required: &str) {
 
 /// Runs `f` once the document is parsed (now, if it already is).
 pub fn when_dom_ready(f: impl FnOnce() + 'static) {
-    let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
+    let Some(doc) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
     if doc.ready_state() != "loading" {
         f();
         return;

@@ -64,11 +64,16 @@ fn warn(message: &str) {
 pub fn capture(kind: &str, name: Option<&str>, properties: &JsValue) {
     let full = OUTBOX.with(|o| {
         let mut o = o.borrow_mut();
-        let Some(outbox) = o.as_mut() else { return false };
+        let Some(outbox) = o.as_mut() else {
+            return false;
+        };
         let event = events::build(kind, name, properties, &outbox.anonymous_id);
         match events::to_json(&event) {
             Ok(json) if json.len() > MAX_EVENT_BYTES => {
-                warn(&format!("event {name:?} is {} bytes (limit {MAX_EVENT_BYTES}); not sent", json.len()));
+                warn(&format!(
+                    "event {name:?} is {} bytes (limit {MAX_EVENT_BYTES}); not sent",
+                    json.len()
+                ));
             }
             Ok(json) => outbox.pending.push_back(json),
             Err(reason) => warn(&reason),
@@ -85,7 +90,9 @@ pub fn capture(kind: &str, name: Option<&str>, properties: &JsValue) {
 fn schedule(delay_ms: i32) {
     let already = OUTBOX.with(|o| {
         let mut o = o.borrow_mut();
-        let Some(outbox) = o.as_mut() else { return true };
+        let Some(outbox) = o.as_mut() else {
+            return true;
+        };
         std::mem::replace(&mut outbox.timer, true)
     });
     if already {
@@ -100,7 +107,10 @@ fn schedule(delay_ms: i32) {
         flush(false);
     });
     if let Some(window) = web_sys::window() {
-        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(callback.unchecked_ref(), delay_ms);
+        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
+            callback.unchecked_ref(),
+            delay_ms,
+        );
     }
 }
 
@@ -110,7 +120,9 @@ fn next_batch(pending: &mut VecDeque<String>) -> Vec<String> {
     let mut batch = Vec::new();
     let mut bytes = 0;
     while let Some(next) = pending.front() {
-        if !batch.is_empty() && (batch.len() >= TRACKER_BATCH_EVENTS || bytes + next.len() > TRACKER_BATCH_BYTES) {
+        if !batch.is_empty()
+            && (batch.len() >= TRACKER_BATCH_EVENTS || bytes + next.len() > TRACKER_BATCH_BYTES)
+        {
             break;
         }
         bytes += next.len() + 1;
@@ -121,8 +133,14 @@ fn next_batch(pending: &mut VecDeque<String>) -> Vec<String> {
 
 /// The request body for a batch: Segment's `{"batch": [...], "sentAt": ..., "writeKey": ...}`.
 pub fn body(events: &[String], write_key: &str) -> String {
-    let key = JSON::stringify(&JsValue::from_str(write_key)).ok().and_then(|k| k.as_string()).unwrap_or_default();
-    let sent_at = Date::new_0().to_iso_string().as_string().unwrap_or_default();
+    let key = JSON::stringify(&JsValue::from_str(write_key))
+        .ok()
+        .and_then(|k| k.as_string())
+        .unwrap_or_default();
+    let sent_at = Date::new_0()
+        .to_iso_string()
+        .as_string()
+        .unwrap_or_default();
     format!(
         "{{\"{}\":[{}],\"{}\":\"{sent_at}\",\"{}\":{key}}}",
         names::BATCH,
@@ -146,7 +164,9 @@ pub fn flush(unloading: bool) {
         let url = format!("{}/v1/batch", outbox.settings.endpoint);
         Some((url, body(&batch, &outbox.settings.write_key), batch))
     });
-    let Some((url, body, batch)) = job else { return };
+    let Some((url, body, batch)) = job else {
+        return;
+    };
     wasm_bindgen_futures::spawn_local(async move {
         let outcome = send(&url, &body).await;
         settle(batch, outcome);
@@ -162,12 +182,18 @@ enum Outcome {
 }
 
 async fn send(url: &str, body: &str) -> Outcome {
-    let Some(window) = web_sys::window() else { return Outcome::Retry(0.0) };
+    let Some(window) = web_sys::window() else {
+        return Outcome::Retry(0.0);
+    };
     let init = RequestInit::new();
     init.set_method("POST");
     init.set_body(&JsValue::from_str(body));
     // Not in web-sys 0.3.107's RequestInit; a text/plain body also avoids a CORS preflight.
-    let _ = Reflect::set(&init, &"keepalive".into(), &JsValue::from_bool(body.len() <= TRACKER_BATCH_BYTES));
+    let _ = Reflect::set(
+        &init,
+        &"keepalive".into(),
+        &JsValue::from_bool(body.len() <= TRACKER_BATCH_BYTES),
+    );
     let response = match JsFuture::from(window.fetch_with_str_and_init(url, &init)).await {
         Ok(r) => r.unchecked_into::<Response>(),
         Err(_) => return Outcome::Retry(0.0),
@@ -195,16 +221,36 @@ async fn send(url: &str, body: &str) -> Outcome {
 /// the console so the shop's developer can fix the call.
 fn report_rejections(status: u16, answer: &JsValue) {
     if !(200..300).contains(&status) {
-        let code = Reflect::get(answer, &"error".into()).ok().and_then(|v| v.as_string()).unwrap_or_default();
-        let message = Reflect::get(answer, &"message".into()).ok().and_then(|v| v.as_string()).unwrap_or_default();
-        warn(&format!("collector refused the batch ({status} {code}): {message}"));
+        let code = Reflect::get(answer, &"error".into())
+            .ok()
+            .and_then(|v| v.as_string())
+            .unwrap_or_default();
+        let message = Reflect::get(answer, &"message".into())
+            .ok()
+            .and_then(|v| v.as_string())
+            .unwrap_or_default();
+        warn(&format!(
+            "collector refused the batch ({status} {code}): {message}"
+        ));
         return;
     }
-    let Ok(list) = Reflect::get(answer, &"events".into()) else { return };
+    let Ok(list) = Reflect::get(answer, &"events".into()) else {
+        return;
+    };
     for verdict in Array::from(&list).iter() {
-        let field = |k: &str| Reflect::get(&verdict, &k.into()).ok().and_then(|v| v.as_string()).unwrap_or_default();
+        let field = |k: &str| {
+            Reflect::get(&verdict, &k.into())
+                .ok()
+                .and_then(|v| v.as_string())
+                .unwrap_or_default()
+        };
         if field("status") == "rejected" {
-            warn(&format!("event {} rejected: {} ({})", field("messageId"), field("reason"), field("detail")));
+            warn(&format!(
+                "event {} rejected: {} ({})",
+                field("messageId"),
+                field("reason"),
+                field("detail")
+            ));
         }
     }
 }
@@ -239,7 +285,9 @@ fn settle(batch: Vec<String>, outcome: Outcome) {
 
 /// Sends what is pending when the page is hidden or unloaded.
 pub fn listen_for_page_hide() {
-    let Some(window) = web_sys::window() else { return };
+    let Some(window) = web_sys::window() else {
+        return;
+    };
     let on_hide = Closure::<dyn Fn()>::new(|| {
         let hidden = web_sys::window()
             .and_then(|w| w.document())
@@ -250,7 +298,8 @@ pub fn listen_for_page_hide() {
     });
     let _ = window.add_event_listener_with_callback("pagehide", on_hide.as_ref().unchecked_ref());
     if let Some(doc) = window.document() {
-        let _ = doc.add_event_listener_with_callback("visibilitychange", on_hide.as_ref().unchecked_ref());
+        let _ = doc
+            .add_event_listener_with_callback("visibilitychange", on_hide.as_ref().unchecked_ref());
     }
     on_hide.forget();
 }
@@ -258,4 +307,48 @@ pub fn listen_for_page_hide() {
 /// Number of events waiting for delivery (for tests and `ready` callbacks).
 pub fn pending_count() -> usize {
     OUTBOX.with(|o| o.borrow().as_ref().map_or(0, |o| o.pending.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::time::parse_rfc3339_ms;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    #[wasm_bindgen_test]
+    fn batches_close_at_the_count_limit_and_the_byte_limit() {
+        let mut pending: VecDeque<String> = (0..45).map(|i| format!("{{\"n\":{i}}}")).collect();
+        assert_eq!(next_batch(&mut pending).len(), TRACKER_BATCH_EVENTS);
+        assert_eq!(pending.len(), 45 - TRACKER_BATCH_EVENTS);
+
+        let big = "x".repeat(TRACKER_BATCH_BYTES / 3);
+        let mut pending: VecDeque<String> = (0..5).map(|_| big.clone()).collect();
+        let batch = next_batch(&mut pending);
+        assert_eq!(batch.len(), 2, "a third event would pass the byte limit");
+        assert!(batch.iter().map(String::len).sum::<usize>() <= TRACKER_BATCH_BYTES);
+
+        let mut lone: VecDeque<String> = ["y".repeat(TRACKER_BATCH_BYTES + 10)].into();
+        assert_eq!(next_batch(&mut lone).len(), 1, "an event is never stuck");
+    }
+
+    #[wasm_bindgen_test]
+    fn body_is_a_segment_batch() {
+        let events = [
+            "{\"type\":\"page\"}".to_string(),
+            "{\"type\":\"track\"}".to_string(),
+        ];
+        let text = body(&events, "key\"with\\quotes");
+        let parsed = JSON::parse(&text).expect("valid JSON");
+        let batch = Array::from(&Reflect::get(&parsed, &"batch".into()).unwrap());
+        assert_eq!(batch.length(), 2);
+        let key = Reflect::get(&parsed, &"writeKey".into())
+            .unwrap()
+            .as_string();
+        assert_eq!(key.as_deref(), Some("key\"with\\quotes"));
+        let sent_at = Reflect::get(&parsed, &"sentAt".into())
+            .unwrap()
+            .as_string()
+            .unwrap();
+        assert!(parse_rfc3339_ms(&sent_at).is_some());
+    }
 }

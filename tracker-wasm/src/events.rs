@@ -84,7 +84,78 @@ pub fn build(kind: &str, name: Option<&str>, properties: &JsValue, anonymous_id:
 /// The event as JSON text, or why it cannot be sent (e.g. the shop passed a cyclic object).
 pub fn to_json(event: &Object) -> Result<String, String> {
     JSON::stringify(event)
-        .map_err(|e| format!("event cannot be serialised: {:?}", e.as_string().unwrap_or_default()))?
+        .map_err(|e| {
+            format!(
+                "event cannot be serialised: {:?}",
+                e.as_string().unwrap_or_default()
+            )
+        })?
         .as_string()
         .ok_or_else(|| "event serialised to nothing".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::time::parse_rfc3339_ms;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    fn field(v: &JsValue, path: &[&str]) -> JsValue {
+        path.iter()
+            .fold(v.clone(), |v, k| Reflect::get(&v, &(*k).into()).unwrap())
+    }
+
+    #[wasm_bindgen_test]
+    fn builds_a_segment_track_event() {
+        let props = Object::new();
+        Reflect::set(&props, &"product_id".into(), &"SKU-1".into()).unwrap();
+        let a = build("track", Some("Product Viewed"), &props, "visitor-1");
+        let b = build("track", Some("Product Viewed"), &props, "visitor-1");
+        let json: JsValue = JSON::parse(&to_json(&a).unwrap()).unwrap();
+        assert_eq!(
+            field(&json, &["type"]).as_string().as_deref(),
+            Some("track")
+        );
+        assert_eq!(
+            field(&json, &["event"]).as_string().as_deref(),
+            Some("Product Viewed")
+        );
+        assert_eq!(
+            field(&json, &["anonymousId"]).as_string().as_deref(),
+            Some("visitor-1")
+        );
+        assert_eq!(
+            field(&json, &["properties", "product_id"])
+                .as_string()
+                .as_deref(),
+            Some("SKU-1")
+        );
+        assert_eq!(
+            field(&json, &["context", "library", "name"])
+                .as_string()
+                .as_deref(),
+            Some(LIBRARY_NAME)
+        );
+        assert!(field(&json, &["context", "page", "url"])
+            .as_string()
+            .unwrap()
+            .starts_with("http"));
+        let ts = parse_rfc3339_ms(&field(&json, &["timestamp"]).as_string().unwrap())
+            .expect("RFC 3339 timestamp");
+        assert!((ts as f64 - Date::now()).abs() < 60_000.0);
+        assert_ne!(
+            field(&a.into(), &["messageId"]).as_string(),
+            field(&b.into(), &["messageId"]).as_string()
+        );
+    }
+
+    #[wasm_bindgen_test]
+    fn non_object_properties_become_empty_and_cycles_are_refused() {
+        let page = build("page", None, &JsValue::from_str("oops"), "v");
+        assert!(field(&page.clone().into(), &["properties"]).is_object());
+        assert!(field(&page.into(), &["event"]).is_undefined());
+        let cyclic = Object::new();
+        Reflect::set(&cyclic, &"self".into(), &cyclic).unwrap();
+        assert!(to_json(&build("track", Some("Loop"), &cyclic, "v")).is_err());
+    }
 }

@@ -9,7 +9,10 @@ pub const COOKIE: &str = "orb_aid";
 const MAX_AGE_SECONDS: u32 = 400 * 24 * 3600;
 
 fn document() -> Option<HtmlDocument> {
-    web_sys::window()?.document()?.dyn_into::<HtmlDocument>().ok()
+    web_sys::window()?
+        .document()?
+        .dyn_into::<HtmlDocument>()
+        .ok()
 }
 
 /// Reads a cookie's value from a `document.cookie` string.
@@ -24,7 +27,10 @@ pub fn cookie_value<'a>(cookies: &'a str, name: &str) -> Option<&'a str> {
 /// which is written to the cookie (and refreshed, so active visitors keep it).
 pub fn anonymous_id() -> String {
     let doc = document();
-    let cookies = doc.as_ref().and_then(|d| d.cookie().ok()).unwrap_or_default();
+    let cookies = doc
+        .as_ref()
+        .and_then(|d| d.cookie().ok())
+        .unwrap_or_default();
     let id = match cookie_value(&cookies, COOKIE) {
         Some(v) if is_uuid(v) => v.to_string(),
         _ => new_uuid(),
@@ -74,4 +80,59 @@ pub fn is_uuid(text: &str) -> bool {
             8 | 13 | 18 | 23 => b == b'-',
             _ => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    #[wasm_bindgen_test]
+    fn uuids_are_v4_and_unique() {
+        let ids: std::collections::HashSet<String> = (0..2000).map(|_| new_uuid()).collect();
+        assert_eq!(ids.len(), 2000);
+        for id in ids.iter().take(50) {
+            assert!(is_uuid(id), "{id}");
+            assert_eq!(&id[14..15], "4", "version nibble");
+            assert!("89ab".contains(&id[19..20]), "variant bits");
+        }
+    }
+
+    #[wasm_bindgen_test]
+    fn tampered_ids_are_not_uuids() {
+        assert!(is_uuid("0f8fad5b-d9cb-469f-a165-70867728950e"));
+        for bad in [
+            "",
+            "0f8fad5b-d9cb-469f-a165-70867728950",
+            "0F8FAD5B-D9CB-469F-A165-70867728950E",
+            "<script>alert(1)</script>-aaaaaaaaaa",
+        ] {
+            assert!(!is_uuid(bad), "{bad}");
+        }
+    }
+
+    #[wasm_bindgen_test]
+    fn reads_cookie_values() {
+        let jar = "a=1; orb_aid=abc; orb_aid2=zzz; empty=";
+        assert_eq!(cookie_value(jar, "orb_aid"), Some("abc"));
+        assert_eq!(cookie_value(jar, "orb_aid2"), Some("zzz"));
+        assert_eq!(cookie_value(jar, "empty"), None);
+        assert_eq!(cookie_value(jar, "missing"), None);
+    }
+
+    #[wasm_bindgen_test]
+    fn anonymous_id_is_kept_in_a_first_party_cookie() {
+        let first = anonymous_id();
+        let doc = document().unwrap();
+        assert_eq!(
+            cookie_value(&doc.cookie().unwrap(), COOKIE),
+            Some(first.as_str())
+        );
+        assert_eq!(anonymous_id(), first, "the same visitor keeps the same ID");
+        // A tampered cookie is replaced by a fresh, valid ID.
+        doc.set_cookie(&format!("{COOKIE}=not-a-uuid; Path=/"))
+            .unwrap();
+        let replaced = anonymous_id();
+        assert!(is_uuid(&replaced) && replaced != first);
+    }
 }

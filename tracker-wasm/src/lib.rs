@@ -28,8 +28,16 @@ pub struct Settings {
 impl Settings {
     /// Reads `{endpoint, writeKey}` from the stub's config object.
     pub fn from_js(config: &JsValue) -> Self {
-        let text = |key: &str| Reflect::get(config, &key.into()).ok().and_then(|v| v.as_string()).unwrap_or_default();
-        Settings { endpoint: text("endpoint").trim_end_matches('/').into(), write_key: text("writeKey") }
+        let text = |key: &str| {
+            Reflect::get(config, &key.into())
+                .ok()
+                .and_then(|v| v.as_string())
+                .unwrap_or_default()
+        };
+        Settings {
+            endpoint: text("endpoint").trim_end_matches('/').into(),
+            write_key: text("writeKey"),
+        }
     }
 }
 
@@ -73,3 +81,6 @@ pub fn anonymous_id() -> String {
 pub fn pending_events() -> usize {
     delivery::pending_count()
 }
+
+#[cfg(test)]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);

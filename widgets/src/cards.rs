@@ -24,11 +24,16 @@ img{display:block;width:100%;height:150px;object-fit:cover;border-radius:6px;bac
 .old{margin-left:6px;color:#8a857c;font-size:.85em}";
 
 fn text(value: &JsValue, key: &str) -> String {
-    Reflect::get(value, &key.into()).ok().and_then(|v| v.as_string()).unwrap_or_default()
+    Reflect::get(value, &key.into())
+        .ok()
+        .and_then(|v| v.as_string())
+        .unwrap_or_default()
 }
 
 fn number(value: &JsValue, key: &str) -> Option<f64> {
-    Reflect::get(value, &key.into()).ok().and_then(|v| v.as_f64())
+    Reflect::get(value, &key.into())
+        .ok()
+        .and_then(|v| v.as_f64())
 }
 
 /// `url` resolved against the page if it is http(s); anything else (`javascript:`, `data:`)
@@ -39,8 +44,13 @@ pub fn safe_url(url: &str) -> Option<String> {
     matches!(parsed.protocol().as_str(), "http:" | "https:").then(|| parsed.href())
 }
 
-/// A price in the visitor's locale, e.g. `€49.00`; plain `49.00 EUR` if `Intl` refuses.
+/// A price in the visitor's locale, e.g. `€49.00`; plain `49.00 XYZ` for a currency code that
+/// is not well-formed (`Intl.NumberFormat` would throw on it, and feeds are not trusted input).
 pub fn format_price(amount: f64, currency: &str) -> String {
+    let well_formed = currency.len() == 3 && currency.bytes().all(|b| b.is_ascii_alphabetic());
+    if !well_formed {
+        return format!("{amount:.2} {currency}");
+    }
     let options = js_sys::Object::new();
     let _ = Reflect::set(&options, &"style".into(), &"currency".into());
     let _ = Reflect::set(&options, &"currency".into(), &currency.into());
@@ -69,7 +79,12 @@ fn element(doc: &Document, tag: &str, class: &str, content: &str) -> Result<Elem
 
 /// Draws `block` (the `/v1/recommendations` answer) into `host`'s shadow root, replacing what
 /// was there.
-pub fn draw(host: &Element, block: &JsValue, placement: &str, orbita: Option<Function>) -> Result<(), JsValue> {
+pub fn draw(
+    host: &Element,
+    block: &JsValue,
+    placement: &str,
+    orbita: Option<Function>,
+) -> Result<(), JsValue> {
     let doc = host.owner_document().ok_or("host is not in a document")?;
     let root = match host.shadow_root() {
         Some(root) => root,
@@ -105,7 +120,13 @@ pub fn draw(host: &Element, block: &JsValue, placement: &str, orbita: Option<Fun
     Ok(())
 }
 
-fn card(doc: &Document, item: &JsValue, recomm_id: &str, placement: &str, orbita: Option<Function>) -> Result<Element, JsValue> {
+fn card(
+    doc: &Document,
+    item: &JsValue,
+    recomm_id: &str,
+    placement: &str,
+    orbita: Option<Function>,
+) -> Result<Element, JsValue> {
     let li = doc.create_element("li")?;
     let link = element(doc, "a", "", "")?;
     if let Some(href) = safe_url(&text(item, fields::URL)) {
@@ -134,15 +155,123 @@ fn card(doc: &Document, item: &JsValue, recomm_id: &str, placement: &str, orbita
     }
     if let Some(orbita) = orbita {
         let props = js_sys::Object::new();
-        let _ = Reflect::set(&props, &ecommerce::PRODUCT_ID.into(), &text(item, fields::ID).into());
+        let _ = Reflect::set(
+            &props,
+            &ecommerce::PRODUCT_ID.into(),
+            &text(item, fields::ID).into(),
+        );
         let _ = Reflect::set(&props, &"recomm_id".into(), &recomm_id.into());
         let _ = Reflect::set(&props, &"placement".into(), &placement.into());
         let on_click = Closure::<dyn Fn()>::new(move || {
-            let _ = orbita.call3(&JsValue::NULL, &"track".into(), &"Product Clicked".into(), &props);
+            let _ = orbita.call3(
+                &JsValue::NULL,
+                &"track".into(),
+                &"Product Clicked".into(),
+                &props,
+            );
         });
         link.add_event_listener_with_callback("click", on_click.as_ref().unchecked_ref())?;
         on_click.forget();
     }
     li.append_child(&link)?;
     Ok(li)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    fn block(title: &str, url: &str, image: &str) -> JsValue {
+        let text = format!(
+            r#"{{"recommId":"r-1","items":[{{"id":"A","title":{},"price":49,"oldPrice":59,"currency":"EUR","image":{},"url":{},"reason":"x"}}]}}"#,
+            JSON_string(title),
+            JSON_string(image),
+            JSON_string(url)
+        );
+        js_sys::JSON::parse(&text).unwrap()
+    }
+
+    #[allow(non_snake_case)]
+    fn JSON_string(s: &str) -> String {
+        js_sys::JSON::stringify(&s.into())
+            .unwrap()
+            .as_string()
+            .unwrap()
+    }
+
+    fn host() -> Element {
+        let doc = web_sys::window().unwrap().document().unwrap();
+        let host = doc.create_element("div").unwrap();
+        doc.body().unwrap().append_child(&host).unwrap();
+        host
+    }
+
+    #[wasm_bindgen_test]
+    fn feed_text_is_rendered_as_text_never_as_html() {
+        let host = host();
+        let hostile = "<img src=x onerror=\"window.__pwned=1\">";
+        draw(&host, &block(hostile, "/p/A", "/img/a.svg"), "home", None).unwrap();
+        let root = host.shadow_root().unwrap();
+        assert_eq!(
+            root.query_selector_all("img").unwrap().length(),
+            1,
+            "only the product image"
+        );
+        let name = root.query_selector(".name").unwrap().unwrap();
+        assert_eq!(name.text_content().as_deref(), Some(hostile));
+        assert_eq!(name.child_element_count(), 0);
+        assert_eq!(
+            host.get_attribute("data-orbita-recomm-id").as_deref(),
+            Some("r-1")
+        );
+    }
+
+    #[wasm_bindgen_test]
+    fn only_http_links_and_images() {
+        let host = host();
+        draw(
+            &host,
+            &block("Lamp", "javascript:alert(1)", "data:image/svg+xml,<svg/>"),
+            "home",
+            None,
+        )
+        .unwrap();
+        let root = host.shadow_root().unwrap();
+        let link = root.query_selector("a").unwrap().unwrap();
+        assert_eq!(link.get_attribute("href"), None);
+        assert_eq!(
+            root.query_selector("img")
+                .unwrap()
+                .unwrap()
+                .get_attribute("src"),
+            None
+        );
+        assert!(safe_url("/p/A").unwrap().ends_with("/p/A"));
+        assert!(safe_url("https://shop.example/p/A").is_some());
+    }
+
+    #[wasm_bindgen_test]
+    fn prices_use_intl_and_survive_bad_currencies() {
+        assert!(format_price(49.0, "EUR").contains("49.00"));
+        assert!(format_price(49.0, "EUR").contains('€'));
+        assert_eq!(format_price(49.0, "not a currency"), "49.00 not a currency");
+    }
+
+    #[wasm_bindgen_test]
+    fn redrawing_replaces_the_block() {
+        let host = host();
+        draw(&host, &block("One", "/p/1", "/i/1.svg"), "home", None).unwrap();
+        draw(&host, &block("Two", "/p/2", "/i/2.svg"), "home", None).unwrap();
+        let root = host.shadow_root().unwrap();
+        assert_eq!(root.query_selector_all("li").unwrap().length(), 1);
+        assert_eq!(
+            root.query_selector(".name")
+                .unwrap()
+                .unwrap()
+                .text_content()
+                .as_deref(),
+            Some("Two")
+        );
+    }
 }

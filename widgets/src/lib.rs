@@ -25,10 +25,16 @@ pub fn render(config: JsValue, orbita: JsValue) {
         .trim_end_matches('/')
         .to_string();
     let orbita = orbita.dyn_into::<Function>().ok();
-    let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return };
-    let Ok(list) = doc.query_selector_all("[data-orbita-placement]") else { return };
+    let Some(doc) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    let Ok(list) = doc.query_selector_all("[data-orbita-placement]") else {
+        return;
+    };
     for i in 0..list.length() {
-        let Some(host) = list.item(i).and_then(|n| n.dyn_into::<Element>().ok()) else { continue };
+        let Some(host) = list.item(i).and_then(|n| n.dyn_into::<Element>().ok()) else {
+            continue;
+        };
         let endpoint = endpoint.clone();
         let orbita = orbita.clone();
         wasm_bindgen_futures::spawn_local(async move {
@@ -41,7 +47,9 @@ pub fn render(config: JsValue, orbita: JsValue) {
 
 /// Fetches one placement's block and draws it into `host`.
 async fn fill(host: &Element, endpoint: &str, orbita: Option<Function>) -> Result<(), JsValue> {
-    let placement = host.get_attribute("data-orbita-placement").unwrap_or_default();
+    let placement = host
+        .get_attribute("data-orbita-placement")
+        .unwrap_or_default();
     let limit = host
         .get_attribute("data-orbita-limit")
         .and_then(|v| v.parse::<usize>().ok())
@@ -54,10 +62,15 @@ async fn fill(host: &Element, endpoint: &str, orbita: Option<Function>) -> Resul
         reco::LIMIT
     );
     let window = web_sys::window().ok_or("no window")?;
-    let response: Response = JsFuture::from(window.fetch_with_str(&url)).await?.dyn_into()?;
+    let response: Response = JsFuture::from(window.fetch_with_str(&url))
+        .await?
+        .dyn_into()?;
     if !response.ok() {
         return Err(format!("collector answered {}", response.status()).into());
     }
     let block = JsFuture::from(response.json()?).await?;
     cards::draw(host, &block, &placement, orbita)
 }
+
+#[cfg(test)]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);

@@ -42,16 +42,33 @@ pub fn site(tools: &Tools) -> Result {
 /// Builds the stub, tracker and widgets into `target/site/orbita/`: release wasm, wasm-bindgen
 /// for ES modules, then wasm-opt -Oz (npm binaryen).
 pub fn sdk(tools: &Tools) -> Result {
-    tools.cargo(&["build", "--release", "--target", "wasm32-unknown-unknown", "-p", "tracker-wasm", "-p", "widgets"])?;
+    tools.cargo(&[
+        "build",
+        "--release",
+        "--target",
+        "wasm32-unknown-unknown",
+        "-p",
+        "tracker-wasm",
+        "-p",
+        "widgets",
+    ])?;
     let out = sdk_dir(tools);
     let raw = tools.root.join("target/sdk-bindgen");
     fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     for (krate, name) in MODULES {
-        let wasm = tools.root.join(format!("target/wasm32-unknown-unknown/release/{krate}.wasm"));
+        let wasm = tools.root.join(format!(
+            "target/wasm32-unknown-unknown/release/{krate}.wasm"
+        ));
         run(tools
             .command(tools.cargo_bin.join("wasm-bindgen"))
             .arg(&wasm)
-            .args(["--target", "web", "--no-typescript", "--remove-name-section", "--remove-producers-section"])
+            .args([
+                "--target",
+                "web",
+                "--no-typescript",
+                "--remove-name-section",
+                "--remove-producers-section",
+            ])
             .args(["--out-name", name, "--out-dir"])
             .arg(&raw))?;
         run(tools
@@ -59,17 +76,28 @@ pub fn sdk(tools: &Tools) -> Result {
             .arg(raw.join(format!("{name}_bg.wasm")))
             .args(["-Oz", "-o"])
             .arg(out.join(format!("{name}_bg.wasm"))))?;
-        copy(raw.join(format!("{name}.js")), out.join(format!("{name}.js")))?;
+        copy(
+            raw.join(format!("{name}.js")),
+            out.join(format!("{name}.js")),
+        )?;
     }
-    copy(tools.root.join("tracker-wasm/js/orbita.js"), out.join("orbita.js"))
+    copy(
+        tools.root.join("tracker-wasm/js/orbita.js"),
+        out.join("orbita.js"),
+    )
 }
 
 /// Builds the worker with worker-build (which uses the pinned wasm-bindgen, wasm-opt and esbuild
 /// from the environment instead of downloading them).
 pub fn worker(tools: &Tools) -> Result {
-    run(tools.command(tools.cargo_bin.join("worker-build")).arg("--release").current_dir(tools.root.join("edge-collector")))
+    run(tools
+        .command(tools.cargo_bin.join("worker-build"))
+        .arg("--release")
+        .current_dir(tools.root.join("edge-collector")))
 }
 
 fn copy(from: PathBuf, to: PathBuf) -> Result {
-    fs::copy(&from, &to).map(drop).map_err(|e| format!("copy {} → {}: {e}", from.display(), to.display()))
+    fs::copy(&from, &to)
+        .map(drop)
+        .map_err(|e| format!("copy {} → {}: {e}", from.display(), to.display()))
 }

@@ -32,7 +32,9 @@ fn main() -> ExitCode {
         "demo" => demo(flags),
         "test" => test(),
         "e2e" => tools::ensure(true).and_then(|t| build::all(&t).and_then(|()| e2e(&t))),
-        "size" => tools::ensure(false).and_then(|t| build::sdk(&t)).and_then(|_| size::report(flags)),
+        "size" => tools::ensure(false)
+            .and_then(|t| build::sdk(&t))
+            .and_then(|_| size::report(flags)),
         _ => {
             eprintln!("usage: cargo xtask <demo|test|size|build|setup> (see xtask/src/main.rs)");
             return ExitCode::from(if task == "help" { 0 } else { 2 });
@@ -51,12 +53,18 @@ fn main() -> ExitCode {
 }
 
 fn flag_value(flags: &[String], name: &str) -> Option<String> {
-    flags.iter().position(|f| f == name).and_then(|i| flags.get(i + 1)).cloned()
+    flags
+        .iter()
+        .position(|f| f == name)
+        .and_then(|i| flags.get(i + 1))
+        .cloned()
 }
 
 fn demo(flags: &[String]) -> Result {
     let port: u16 = match flag_value(flags, "--port") {
-        Some(p) => p.parse().map_err(|_| format!("--port {p:?} is not a port number"))?,
+        Some(p) => p
+            .parse()
+            .map_err(|_| format!("--port {p:?} is not a port number"))?,
         None => 8787,
     };
     let tools = tools::ensure(false)?;
@@ -65,8 +73,15 @@ fn demo(flags: &[String]) -> Result {
     let server = server::Collector::start(&tools, port, &state, false)?;
     server.load_demo_feed()?;
     println!();
-    println!("  Lumen & Loom demo shop + Orbita collector: {}/", server.base_url());
-    println!("  write key: {}   admin key: {}", server::DEMO_WRITE_KEY, server::DEMO_ADMIN_KEY);
+    println!(
+        "  Lumen & Loom demo shop + Orbita collector: {}/",
+        server.base_url()
+    );
+    println!(
+        "  write key: {}   admin key: {}",
+        server::DEMO_WRITE_KEY,
+        server::DEMO_ADMIN_KEY
+    );
     println!("  try: curl -u {}: {}/v1/batch -d '{{\"batch\":[{{\"type\":\"track\",\"event\":\"Hello\",\"anonymousId\":\"me\"}}]}}'", server::DEMO_WRITE_KEY, server.base_url());
     println!("  Ctrl-C stops it.");
     println!();
@@ -98,16 +113,66 @@ fn test() -> Result {
         Ok(())
     };
     step("format", &mut || tools.cargo(&["fmt", "--all", "--check"]))?;
-    step("clippy (native)", &mut || tools.cargo(&["clippy", "--workspace", "--exclude", "tracker-wasm", "--exclude", "widgets", "--exclude", "edge-collector", "--all-targets", "--", "-D", "warnings"]))?;
-    step("clippy (wasm)", &mut || {
-        tools.cargo(&["clippy", "--target", "wasm32-unknown-unknown", "-p", "tracker-wasm", "-p", "widgets", "-p", "edge-collector", "--all-targets", "--", "-D", "warnings"])
+    step("clippy (native)", &mut || {
+        tools.cargo(&[
+            "clippy",
+            "--workspace",
+            "--exclude",
+            "tracker-wasm",
+            "--exclude",
+            "widgets",
+            "--exclude",
+            "edge-collector",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ])
     })?;
-    step("native unit tests", &mut || tools.cargo(&["test", "--workspace", "--exclude", "tracker-wasm", "--exclude", "widgets", "--exclude", "edge-collector"]))?;
+    step("clippy (wasm)", &mut || {
+        tools.cargo(&[
+            "clippy",
+            "--target",
+            "wasm32-unknown-unknown",
+            "-p",
+            "tracker-wasm",
+            "-p",
+            "widgets",
+            "-p",
+            "edge-collector",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ])
+    })?;
+    step("native unit tests", &mut || {
+        tools.cargo(&[
+            "test",
+            "--workspace",
+            "--exclude",
+            "tracker-wasm",
+            "--exclude",
+            "widgets",
+            "--exclude",
+            "edge-collector",
+        ])
+    })?;
     step("wasm-bindgen-test in headless Chromium", &mut || {
-        tools.cargo(&["test", "--target", "wasm32-unknown-unknown", "-p", "tracker-wasm", "-p", "widgets"])
+        tools.cargo(&[
+            "test",
+            "--target",
+            "wasm32-unknown-unknown",
+            "-p",
+            "tracker-wasm",
+            "-p",
+            "widgets",
+        ])
     })?;
     step("build", &mut || build::all(&tools))?;
-    step("end-to-end tests (Playwright + wrangler dev)", &mut || e2e(&tools))?;
+    step("end-to-end tests (Playwright + wrangler dev)", &mut || {
+        e2e(&tools)
+    })?;
     eprintln!("\nstep timings:");
     for (name, took) in &steps {
         eprintln!("  {name:<48} {:>6.1} s", took.as_secs_f64());

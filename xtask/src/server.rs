@@ -25,7 +25,10 @@ const START_TIMEOUT: Duration = Duration::from_secs(180);
 /// A free TCP port on the loopback interface.
 pub fn free_port() -> Result<u16> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
-    listener.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| e.to_string())
 }
 
 /// A running `wrangler dev` with its own process group.
@@ -35,7 +38,10 @@ pub struct Collector {
 }
 
 fn wrangler(tools: &Tools) -> (PathBuf, PathBuf) {
-    (tools.node.clone(), tools.root.join("node_modules/wrangler/bin/wrangler.js"))
+    (
+        tools.node.clone(),
+        tools.root.join("node_modules/wrangler/bin/wrangler.js"),
+    )
 }
 
 impl Collector {
@@ -55,22 +61,38 @@ impl Collector {
         let mut cmd = tools.command(&node);
         cmd.arg(&script)
             .args(["dev", "--ip", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--inspector-port", &free_port()?.to_string(), "--persist-to"])
+            .args([
+                "--inspector-port",
+                &free_port()?.to_string(),
+                "--persist-to",
+            ])
             .arg(state)
             .args(["--log-level", if quiet { "warn" } else { "info" }])
             .stdin(Stdio::null())
             .current_dir(&dir)
             // Its own process group, so stopping it stops workerd too.
             .process_group(0);
-        let child = cmd.spawn().map_err(|e| format!("cannot start wrangler: {e}"))?;
-        let mut collector = Collector { child: Some(child), port };
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start wrangler: {e}"))?;
+        let mut collector = Collector {
+            child: Some(child),
+            port,
+        };
         let started = Instant::now();
         loop {
             if let Ok((200, _)) = request(port, "GET", "/v1/health", &[], b"") {
-                eprintln!("collector: up on port {port} after {:.1} s", started.elapsed().as_secs_f64());
+                eprintln!(
+                    "collector: up on port {port} after {:.1} s",
+                    started.elapsed().as_secs_f64()
+                );
                 return Ok(collector);
             }
-            if let Some(status) = collector.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = collector
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 return Err(format!("wrangler dev exited before it answered ({status})"));
             }
             if started.elapsed() > START_TIMEOUT {
@@ -89,8 +111,17 @@ impl Collector {
     /// Imports the demo shop's product feed through the admin endpoint.
     pub fn load_demo_feed(&self) -> Result {
         let auth = format!("Bearer {DEMO_ADMIN_KEY}");
-        let headers = [("Authorization", auth.as_str()), ("Content-Type", "application/xml")];
-        let (status, body) = request(self.port, "POST", "/v1/admin/catalogue", &headers, demo_site::FEED_XML.as_bytes())?;
+        let headers = [
+            ("Authorization", auth.as_str()),
+            ("Content-Type", "application/xml"),
+        ];
+        let (status, body) = request(
+            self.port,
+            "POST",
+            "/v1/admin/catalogue",
+            &headers,
+            demo_site::FEED_XML.as_bytes(),
+        )?;
         if status != 200 {
             return Err(format!("feed import answered {status}: {body}"));
         }
@@ -101,7 +132,11 @@ impl Collector {
     /// Serves until `interrupted` is set or wrangler exits, then stops.
     pub fn wait_until(mut self, interrupted: &Arc<AtomicBool>) -> Result {
         while !interrupted.load(Ordering::SeqCst) {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 self.child = None;
                 return Err(format!("wrangler dev exited ({status})"));
             }
@@ -118,7 +153,9 @@ impl Collector {
     }
 
     fn kill_group(&mut self) {
-        let Some(mut child) = self.child.take() else { return };
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
         let group = -(child.id() as i32);
         // SIGINT first: wrangler shuts workerd down itself. Then SIGKILL whatever remains.
         unsafe { libc::kill(group, libc::SIGINT) };

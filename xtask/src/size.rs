@@ -20,13 +20,17 @@ pub fn report(flags: &[String]) -> Result {
     let groups: [(&str, &[&str]); 3] = [
         ("stub (script tag)", &["orbita.js"]),
         ("tracker (glue + wasm)", &["tracker.js", "tracker_bg.wasm"]),
-        ("widgets (glue + wasm, lazy)", &["widgets.js", "widgets_bg.wasm"]),
+        (
+            "widgets (glue + wasm, lazy)",
+            &["widgets.js", "widgets_bg.wasm"],
+        ),
     ];
     let mut rows = Vec::new();
     for (group, files) in groups {
         let (mut raw_total, mut gz_total) = (0, 0);
         for file in files {
-            let bytes = fs::read(dir.join(file)).map_err(|e| format!("{file}: {e} (run cargo xtask build)"))?;
+            let bytes = fs::read(dir.join(file))
+                .map_err(|e| format!("{file}: {e} (run cargo xtask build)"))?;
             let (raw, gz) = (bytes.len(), gzip_len(&bytes));
             raw_total += raw;
             gz_total += gz;
@@ -37,7 +41,11 @@ pub fn report(flags: &[String]) -> Result {
         }
     }
     let (stub, tracker) = (rows[0].2, rows[3].2);
-    rows.push(("= every page loads (stub + tracker)".into(), rows[0].1 + rows[3].1, stub + tracker));
+    rows.push((
+        "= every page loads (stub + tracker)".into(),
+        rows[0].1 + rows[3].1,
+        stub + tracker,
+    ));
     if flags.iter().any(|f| f == "--json") {
         for (name, raw, gz) in &rows {
             println!("{{\"artifact\":{name:?},\"raw_bytes\":{raw},\"gzip_bytes\":{gz}}}");

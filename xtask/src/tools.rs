@@ -19,7 +19,10 @@ const CARGO_TOOLS: [(&str, &str, &str, bool); 2] = [
 
 /// The workspace root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
 }
 
 /// Paths of the installed tools, and a way to run commands with them.
@@ -53,18 +56,28 @@ impl Tools {
         let path = std::env::var_os("PATH").unwrap_or_default();
         let mut dirs = vec![self.cargo_bin.clone(), self.root.join("node_modules/.bin")];
         dirs.extend(std::env::split_paths(&path));
-        cmd.env("PATH", std::env::join_paths(dirs).expect("PATH entries are valid"))
-            .env("CHROMEDRIVER", "/usr/bin/chromedriver")
-            .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", "wasm-bindgen-test-runner")
-            .env("WASM_BINDGEN_BIN", self.cargo_bin.join("wasm-bindgen"))
-            // npm binaryen 132: Debian's binaryen 108 silently breaks wasm-bindgen output.
-            .env("WASM_OPT_BIN", self.npm_bin("wasm-opt"))
-            .env("ESBUILD_BIN", self.root.join("node_modules/@esbuild/linux-x64/bin/esbuild"))
-            .env("XDG_CACHE_HOME", self.root.join(".tools/cache"))
-            .env("WRANGLER_SEND_METRICS", "false")
-            .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
-            .env("X_LOCAL_OBSERVABILITY", "false")
-            .current_dir(&self.root);
+        cmd.env(
+            "PATH",
+            std::env::join_paths(dirs).expect("PATH entries are valid"),
+        )
+        .env("CHROMEDRIVER", "/usr/bin/chromedriver")
+        .env(
+            "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+            "wasm-bindgen-test-runner",
+        )
+        .env("WASM_BINDGEN_BIN", self.cargo_bin.join("wasm-bindgen"))
+        // npm binaryen 132: Debian's binaryen 108 silently breaks wasm-bindgen output.
+        .env("WASM_OPT_BIN", self.npm_bin("wasm-opt"))
+        .env(
+            "ESBUILD_BIN",
+            self.root
+                .join("node_modules/@esbuild/linux-x64/bin/esbuild"),
+        )
+        .env("XDG_CACHE_HOME", self.root.join(".tools/cache"))
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+        .env("X_LOCAL_OBSERVABILITY", "false")
+        .current_dir(&self.root);
         cmd
     }
 
@@ -77,7 +90,12 @@ impl Tools {
     pub fn node_tests(&self, base_url: &str, state_dir: &Path) -> Result {
         run(self
             .command(&self.node)
-            .args(["--test", "--test-concurrency=1", "--test-reporter=spec", "tests/e2e/*.test.mjs"])
+            .args([
+                "--test",
+                "--test-concurrency=1",
+                "--test-reporter=spec",
+                "tests/e2e/*.test.mjs",
+            ])
             .env("ORBITA_BASE_URL", base_url)
             .env("ORBITA_STATE_DIR", state_dir)
             .env("ORBITA_WRITE_KEY", crate::server::DEMO_WRITE_KEY)
@@ -87,7 +105,9 @@ impl Tools {
 
 /// Runs a command, failing with its command line if it fails.
 pub fn run(cmd: &mut Command) -> Result {
-    let status = cmd.status().map_err(|e| format!("cannot start {:?}: {e}", cmd.get_program()))?;
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot start {:?}: {e}", cmd.get_program()))?;
     if status.success() {
         Ok(())
     } else {
@@ -98,21 +118,28 @@ pub fn run(cmd: &mut Command) -> Result {
 /// Runs a command and returns what it printed, or `None` if it could not run or failed.
 fn output(cmd: &mut Command) -> Option<String> {
     let out = cmd.output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Installs whatever is missing; with `chromium`, also Debian's Chromium and ChromeDriver.
 pub fn ensure(chromium: bool) -> Result<Tools> {
     let tools = Tools::new();
 
-    let targets = output(Command::new("rustup").args(["target", "list", "--installed"])).unwrap_or_default();
-    if !targets.lines().any(|t| t.trim() == "wasm32-unknown-unknown") {
+    let targets =
+        output(Command::new("rustup").args(["target", "list", "--installed"])).unwrap_or_default();
+    if !targets
+        .lines()
+        .any(|t| t.trim() == "wasm32-unknown-unknown")
+    {
         eprintln!("setup: adding the wasm32-unknown-unknown Rust target");
         run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
     }
 
     for (krate, version, bin, locked) in CARGO_TOOLS {
-        let have = output(Command::new(tools.cargo_bin.join(bin)).arg("--version")).unwrap_or_default();
+        let have =
+            output(Command::new(tools.cargo_bin.join(bin)).arg("--version")).unwrap_or_default();
         // `wasm-bindgen --version` prints "wasm-bindgen 0.2.130"; `worker-build --version` "0.8.7".
         if have.split_whitespace().last() == Some(version) {
             continue;
@@ -121,7 +148,9 @@ pub fn ensure(chromium: bool) -> Result<Tools> {
         let root = tools.root.join(".tools/cargo");
         let mut cmd = Command::new("cargo");
         // --debug: half the build time, byte-identical output (measured in toolchain.md).
-        cmd.args(["install", "--debug", "--root"]).arg(&root).args([krate, "--version", version]);
+        cmd.args(["install", "--debug", "--root"])
+            .arg(&root)
+            .args([krate, "--version", version]);
         if locked {
             cmd.arg("--locked");
         }
@@ -135,11 +164,17 @@ pub fn ensure(chromium: bool) -> Result<Tools> {
         _ => true,
     };
     if stale || !tools.node.exists() {
-        eprintln!("setup: installing pinned npm packages (wrangler, node 22, binaryen, playwright-core)");
-        run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&tools.root))?;
+        eprintln!(
+            "setup: installing pinned npm packages (wrangler, node 22, binaryen, playwright-core)"
+        );
+        run(Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&tools.root))?;
     }
 
-    if chromium && !(Path::new("/usr/bin/chromium").exists() && Path::new("/usr/bin/chromedriver").exists()) {
+    if chromium
+        && !(Path::new("/usr/bin/chromium").exists() && Path::new("/usr/bin/chromedriver").exists())
+    {
         eprintln!("setup: installing Debian's chromium and chromium-driver");
         let sudo = output(Command::new("id").arg("-u")).is_some_and(|u| u.trim() != "0");
         let apt = |args: &[&str]| {
@@ -151,7 +186,13 @@ pub fn ensure(chromium: bool) -> Result<Tools> {
             run(&mut cmd)
         };
         apt(&["update"])?;
-        apt(&["install", "-y", "--no-install-recommends", "chromium", "chromium-driver"])?;
+        apt(&[
+            "install",
+            "-y",
+            "--no-install-recommends",
+            "chromium",
+            "chromium-driver",
+        ])?;
     }
     Ok(tools)
 }
@@ -164,6 +205,7 @@ fn mtime(path: &Path) -> Option<std::time::SystemTime> {
 pub fn on_interrupt() -> Result<Arc<AtomicBool>> {
     let flag = Arc::new(AtomicBool::new(false));
     let set = flag.clone();
-    ctrlc::set_handler(move || set.store(true, Ordering::SeqCst)).map_err(|e| format!("cannot catch Ctrl-C: {e}"))?;
+    ctrlc::set_handler(move || set.store(true, Ordering::SeqCst))
+        .map_err(|e| format!("cannot catch Ctrl-C: {e}"))?;
     Ok(flag)
 }
