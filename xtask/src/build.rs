@@ -10,6 +10,16 @@ use crate::Result;
 /// A browser module: the crate's wasm file name and the name it is served under.
 pub const MODULES: [(&str, &str); 2] = [("tracker_wasm", "tracker"), ("widgets", "widgets")];
 
+/// The browser crates, for cargo: built for the web and tested in headless Chromium.
+pub const BROWSER: &[&str] = &[
+    "--target",
+    "wasm32-unknown-unknown",
+    "-p",
+    "tracker-wasm",
+    "-p",
+    "widgets",
+];
+
 /// Where the site (and the SDK inside it, under `orbita/`) is generated.
 pub fn site_dir(tools: &Tools) -> PathBuf {
     tools.root.join("target/site")
@@ -42,16 +52,7 @@ pub fn site(tools: &Tools) -> Result {
 /// Builds the stub, tracker and widgets into `target/site/orbita/`: release wasm, wasm-bindgen
 /// for ES modules, then wasm-opt -Oz (npm binaryen).
 pub fn sdk(tools: &Tools) -> Result {
-    tools.cargo(&[
-        "build",
-        "--release",
-        "--target",
-        "wasm32-unknown-unknown",
-        "-p",
-        "tracker-wasm",
-        "-p",
-        "widgets",
-    ])?;
+    tools.cargo(&[&["build", "--release"], BROWSER].concat())?;
     let out = sdk_dir(tools);
     let raw = tools.root.join("target/sdk-bindgen");
     fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;

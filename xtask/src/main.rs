@@ -102,6 +102,17 @@ fn e2e(tools: &tools::Tools) -> Result {
     outcome
 }
 
+/// Crates built and tested natively.
+const NATIVE: &[&str] = &[
+    "--workspace",
+    "--exclude",
+    "tracker-wasm",
+    "--exclude",
+    "widgets",
+    "--exclude",
+    "edge-collector",
+];
+
 fn test() -> Result {
     let tools = tools::ensure(true)?;
     let mut steps: Vec<(&str, std::time::Duration)> = Vec::new();
@@ -112,62 +123,20 @@ fn test() -> Result {
         steps.push((name, t.elapsed()));
         Ok(())
     };
+    let lint = ["--all-targets", "--", "-D", "warnings"];
     step("format", &mut || tools.cargo(&["fmt", "--all", "--check"]))?;
     step("clippy (native)", &mut || {
-        tools.cargo(&[
-            "clippy",
-            "--workspace",
-            "--exclude",
-            "tracker-wasm",
-            "--exclude",
-            "widgets",
-            "--exclude",
-            "edge-collector",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ])
+        tools.cargo(&[&["clippy"], NATIVE, &lint].concat())
     })?;
     step("clippy (wasm)", &mut || {
-        tools.cargo(&[
-            "clippy",
-            "--target",
-            "wasm32-unknown-unknown",
-            "-p",
-            "tracker-wasm",
-            "-p",
-            "widgets",
-            "-p",
-            "edge-collector",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ])
+        let wasm = [build::BROWSER, &["-p", "edge-collector"]].concat();
+        tools.cargo(&[&["clippy"], &wasm[..], &lint].concat())
     })?;
     step("native unit tests", &mut || {
-        tools.cargo(&[
-            "test",
-            "--workspace",
-            "--exclude",
-            "tracker-wasm",
-            "--exclude",
-            "widgets",
-            "--exclude",
-            "edge-collector",
-        ])
+        tools.cargo(&[&["test"], NATIVE].concat())
     })?;
     step("wasm-bindgen-test in headless Chromium", &mut || {
-        tools.cargo(&[
-            "test",
-            "--target",
-            "wasm32-unknown-unknown",
-            "-p",
-            "tracker-wasm",
-            "-p",
-            "widgets",
-        ])
+        tools.cargo(&[&["test"], build::BROWSER].concat())
     })?;
     step("build", &mut || build::all(&tools))?;
     step("end-to-end tests (Playwright + wrangler dev)", &mut || {
