@@ -167,8 +167,11 @@ pub fn ensure(chromium: bool) -> Result<Tools> {
         eprintln!(
             "setup: installing pinned npm packages (wrangler, node 22, binaryen, playwright-core)"
         );
+        // Not `npm ci`: the registry here lacks workerd's macOS and Windows builds, so the lock file
+        // has no entries for those optional packages and `npm ci` refuses it as out of sync.
+        // `npm install` installs the locked versions and leaves the lock file as it is.
         run(Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
+            .args(["install", "--no-audit", "--no-fund"])
             .current_dir(&tools.root))?;
     }
 
