@@ -4,11 +4,7 @@ use js_sys::{Array, Function, Reflect};
 use protocol::{ecommerce, names::types};
 use wasm_bindgen::prelude::*;
 
-use crate::delivery;
-
-fn warn(message: &str) {
-    web_sys::console::warn_1(&format!("orbita: {message}").into());
-}
+use crate::{delivery, warn};
 
 /// Sends a page view with the shop's optional properties.
 pub fn page(properties: &JsValue) {
@@ -26,7 +22,7 @@ pub fn dispatch(args: &Array) {
             Some(event) if !event.is_empty() => {
                 delivery::capture(types::TRACK, Some(&event), &second)
             }
-            _ => warn("track needs an event name: orbita('track', 'Signed Up', {...})"),
+            _ => warn(&[&"track needs an event name: orbita('track', 'Signed Up', {...})".into()]),
         },
         // Ecommerce shortcuts, named as the shop thinks of them.
         "productViewed" => {
@@ -42,10 +38,10 @@ pub fn dispatch(args: &Array) {
             Ok(callback) => {
                 let _ = callback.call0(&JsValue::NULL);
             }
-            Err(_) => warn("ready needs a function"),
+            Err(_) => warn(&[&"ready needs a function".into()]),
         },
         "flush" => delivery::flush(false),
-        other => warn(&format!("unknown command {other:?}")),
+        other => warn(&[&"unknown command".into(), &other.into()]),
     }
 }
 
@@ -55,7 +51,12 @@ fn ecommerce_event(event: &str, properties: &JsValue, required: &str) {
     let present =
         Reflect::get(properties, &required.into()).is_ok_and(|v| !v.is_undefined() && !v.is_null());
     if !present {
-        warn(&format!("{event} needs `{required}`; event not sent"));
+        warn(&[
+            &event.into(),
+            &"needs".into(),
+            &required.into(),
+            &"- event not sent".into(),
+        ]);
         return;
     }
     delivery::capture(types::TRACK, Some(event), properties);

@@ -17,7 +17,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{RequestInit, Response};
 
-use crate::{events, identity, Settings};
+use crate::{events, identity, warn, Settings};
 
 /// How long an event may wait for companions before its batch is sent.
 const BATCH_DELAY_MS: i32 = 250;
@@ -56,10 +56,6 @@ pub fn init(settings: Settings) {
     });
 }
 
-fn warn(message: &str) {
-    web_sys::console::warn_1(&format!("orbita: {message}").into());
-}
-
 /// Captures one event and schedules its delivery.
 pub fn capture(kind: &str, name: Option<&str>, properties: &JsValue) {
     let full = OUTBOX.with(|o| {
@@ -70,13 +66,15 @@ pub fn capture(kind: &str, name: Option<&str>, properties: &JsValue) {
         let event = events::build(kind, name, properties, &outbox.anonymous_id);
         match events::to_json(&event) {
             Ok(json) if json.len() > MAX_EVENT_BYTES => {
-                warn(&format!(
-                    "event {name:?} is {} bytes (limit {MAX_EVENT_BYTES}); not sent",
-                    json.len()
-                ));
+                let size = JsValue::from(json.len() as u32);
+                warn(&[
+                    &"event not sent, bytes over the limit:".into(),
+                    &size,
+                    &JsValue::from(MAX_EVENT_BYTES as u32),
+                ]);
             }
             Ok(json) => outbox.pending.push_back(json),
-            Err(reason) => warn(&reason),
+            Err(error) => warn(&[&"event cannot be serialised:".into(), &error]),
         }
         outbox.pending.len() >= TRACKER_BATCH_EVENTS
     });
@@ -141,13 +139,30 @@ pub fn body(events: &[String], write_key: &str) -> String {
         .to_iso_string()
         .as_string()
         .unwrap_or_default();
-    format!(
-        "{{\"{}\":[{}],\"{}\":\"{sent_at}\",\"{}\":{key}}}",
-        names::BATCH,
-        events.join(","),
+    let mut out = String::with_capacity(events.iter().map(|e| e.len() + 1).sum::<usize>() + 96);
+    for part in ["{\"", names::BATCH, "\":["] {
+        out.push_str(part);
+    }
+    for (i, event) in events.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(event);
+    }
+    for part in [
+        "],\"",
         names::SENT_AT,
-        names::WRITE_KEY
-    )
+        "\":\"",
+        &sent_at,
+        "\",\"",
+        names::WRITE_KEY,
+        "\":",
+        &key,
+        "}",
+    ] {
+        out.push_str(part);
+    }
+    out
 }
 
 /// Sends the next batch now. `unloading` sends even while another request is in flight, since
@@ -161,7 +176,7 @@ pub fn flush(unloading: bool) {
         }
         outbox.sending = true;
         let batch = next_batch(&mut outbox.pending);
-        let url = format!("{}/v1/batch", outbox.settings.endpoint);
+        let url = [outbox.settings.endpoint.as_str(), "/v1/batch"].concat();
         Some((url, body(&batch, &outbox.settings.write_key), batch))
     });
     let Some((url, body, batch)) = job else {
@@ -205,8 +220,8 @@ async fn send(url: &str, body: &str) -> Outcome {
             .get("retry-after")
             .ok()
             .flatten()
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .map_or(0.0, |s| s * 1000.0);
+            .and_then(|v| v.trim().parse::<u32>().ok())
+            .map_or(0.0, |s| f64::from(s) * 1000.0);
         return Outcome::Retry(retry_after);
     }
     if let Ok(promise) = response.json() {
@@ -220,37 +235,21 @@ async fn send(url: &str, body: &str) -> Outcome {
 /// Rejected events are not retried (the same bytes would be rejected again); the reasons go to
 /// the console so the shop's developer can fix the call.
 fn report_rejections(status: u16, answer: &JsValue) {
+    let field = |v: &JsValue, k: &str| Reflect::get(v, &k.into()).unwrap_or(JsValue::UNDEFINED);
     if !(200..300).contains(&status) {
-        let code = Reflect::get(answer, &"error".into())
-            .ok()
-            .and_then(|v| v.as_string())
-            .unwrap_or_default();
-        let message = Reflect::get(answer, &"message".into())
-            .ok()
-            .and_then(|v| v.as_string())
-            .unwrap_or_default();
-        warn(&format!(
-            "collector refused the batch ({status} {code}): {message}"
-        ));
+        let status = JsValue::from(status);
+        warn(&[
+            &"collector refused the batch:".into(),
+            &status,
+            &field(answer, "error"),
+            &field(answer, "message"),
+        ]);
         return;
     }
-    let Ok(list) = Reflect::get(answer, &"events".into()) else {
-        return;
-    };
-    for verdict in Array::from(&list).iter() {
-        let field = |k: &str| {
-            Reflect::get(&verdict, &k.into())
-                .ok()
-                .and_then(|v| v.as_string())
-                .unwrap_or_default()
-        };
-        if field("status") == "rejected" {
-            warn(&format!(
-                "event {} rejected: {} ({})",
-                field("messageId"),
-                field("reason"),
-                field("detail")
-            ));
+    for verdict in Array::from(&field(answer, "events")).iter() {
+        if field(&verdict, "status").as_string().as_deref() == Some("rejected") {
+            let parts = ["messageId", "reason", "detail"].map(|k| field(&verdict, k));
+            warn(&[&"event rejected:".into(), &parts[0], &parts[1], &parts[2]]);
         }
     }
 }

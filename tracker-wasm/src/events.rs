@@ -81,17 +81,11 @@ pub fn build(kind: &str, name: Option<&str>, properties: &JsValue, anonymous_id:
     event
 }
 
-/// The event as JSON text, or why it cannot be sent (e.g. the shop passed a cyclic object).
-pub fn to_json(event: &Object) -> Result<String, String> {
-    JSON::stringify(event)
-        .map_err(|e| {
-            format!(
-                "event cannot be serialised: {:?}",
-                e.as_string().unwrap_or_default()
-            )
-        })?
+/// The event as JSON text, or the browser's error (e.g. the shop passed a cyclic object).
+pub fn to_json(event: &Object) -> Result<String, JsValue> {
+    JSON::stringify(event)?
         .as_string()
-        .ok_or_else(|| "event serialised to nothing".into())
+        .ok_or(JsValue::UNDEFINED)
 }
 
 #[cfg(test)]

@@ -5,8 +5,9 @@ use web_sys::HtmlDocument;
 
 /// Name of the first-party cookie holding the anonymous ID.
 pub const COOKIE: &str = "orb_aid";
-/// Cookie lifetime: 400 days, the most Chromium keeps.
-const MAX_AGE_SECONDS: u32 = 400 * 24 * 3600;
+/// Cookie lifetime in seconds: 400 days, the most Chromium keeps. Written as text because
+/// integer formatting would pull `core::fmt` into the wasm (see the test below).
+const MAX_AGE_SECONDS: &str = "34560000";
 
 fn document() -> Option<HtmlDocument> {
     web_sys::window()?
@@ -39,10 +40,20 @@ pub fn anonymous_id() -> String {
         let secure = web_sys::window()
             .and_then(|w| w.location().protocol().ok())
             .is_some_and(|p| p == "https:");
-        let cookie = format!(
-            "{COOKIE}={id}; Path=/; Max-Age={MAX_AGE_SECONDS}; SameSite=Lax{}",
-            if secure { "; Secure" } else { "" }
-        );
+        let flags = if secure {
+            "; SameSite=Lax; Secure"
+        } else {
+            "; SameSite=Lax"
+        };
+        let cookie = [
+            COOKIE,
+            "=",
+            &id,
+            "; Path=/; Max-Age=",
+            MAX_AGE_SECONDS,
+            flags,
+        ]
+        .concat();
         let _ = doc.set_cookie(&cookie);
     }
     id
@@ -109,6 +120,11 @@ mod tests {
         ] {
             assert!(!is_uuid(bad), "{bad}");
         }
+    }
+
+    #[wasm_bindgen_test]
+    fn cookie_lives_400_days() {
+        assert_eq!(MAX_AGE_SECONDS.parse::<u32>(), Ok(400 * 24 * 3600));
     }
 
     #[wasm_bindgen_test]

@@ -13,6 +13,16 @@ mod delivery;
 mod events;
 mod identity;
 
+/// Logs a warning for the shop's developer: `orbita:` then the parts, as console arguments
+/// (no string formatting machinery in the wasm, which keeps the tracker small).
+pub(crate) fn warn(parts: &[&JsValue]) {
+    let args = Array::of1(&"orbita:".into());
+    for part in parts {
+        args.push(part);
+    }
+    web_sys::console::warn(&args);
+}
+
 use js_sys::{Array, Function, Reflect};
 use wasm_bindgen::prelude::*;
 

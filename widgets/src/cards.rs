@@ -49,7 +49,7 @@ pub fn safe_url(url: &str) -> Option<String> {
 pub fn format_price(amount: f64, currency: &str) -> String {
     let well_formed = currency.len() == 3 && currency.bytes().all(|b| b.is_ascii_alphabetic());
     if !well_formed {
-        return format!("{amount:.2} {currency}");
+        return plain_price(amount, currency);
     }
     let options = js_sys::Object::new();
     let _ = Reflect::set(&options, &"style".into(), &"currency".into());
@@ -63,7 +63,24 @@ pub fn format_price(amount: f64, currency: &str) -> String {
         .call1(&JsValue::NULL, &amount.into())
         .ok()
         .and_then(|v| v.as_string());
-    formatted.unwrap_or_else(|| format!("{amount:.2} {currency}"))
+    formatted.unwrap_or_else(|| plain_price(amount, currency))
+}
+
+/// `49.00 XYZ`, formatted by JavaScript (Rust's float formatting would add kilobytes of wasm).
+fn plain_price(amount: f64, currency: &str) -> String {
+    let fixed = js_sys::Number::from(amount)
+        .to_fixed(2)
+        .map(String::from)
+        .unwrap_or_default();
+    [fixed.as_str(), " ", currency].concat()
+}
+
+/// An integer as decimal text, via JavaScript (keeps `core::fmt` out of the wasm).
+pub fn decimal(n: i32) -> String {
+    js_sys::Number::from(n)
+        .to_string_with_radix(10)
+        .map(String::from)
+        .unwrap_or_default()
 }
 
 fn element(doc: &Document, tag: &str, class: &str, content: &str) -> Result<Element, JsValue> {
@@ -100,7 +117,7 @@ pub fn draw(
     // Lock the block to the height the shop reserved, so drawing it never shifts the page.
     let reserved = host.client_height();
     if reserved > 0 {
-        section.set_attribute("style", &format!("height:{reserved}px"))?;
+        section.set_attribute("style", &["height:", &decimal(reserved), "px"].concat())?;
     }
     let title = host.get_attribute("data-orbita-title").unwrap_or_default();
     if !title.is_empty() {

@@ -55,18 +55,26 @@ async fn fill(host: &Element, endpoint: &str, orbita: Option<Function>) -> Resul
         .and_then(|v| v.parse::<usize>().ok())
         .filter(|n| (1..=reco::MAX_LIMIT).contains(n))
         .unwrap_or(reco::DEFAULT_LIMIT);
-    let url = format!(
-        "{endpoint}/v1/recommendations?{}={}&{}={limit}",
+    let placement_param = String::from(js_sys::encode_uri_component(&placement));
+    let limit = cards::decimal(limit as i32);
+    let url = [
+        endpoint,
+        "/v1/recommendations?",
         reco::PLACEMENT,
-        String::from(js_sys::encode_uri_component(&placement)),
-        reco::LIMIT
-    );
+        "=",
+        &placement_param,
+        "&",
+        reco::LIMIT,
+        "=",
+        &limit,
+    ]
+    .concat();
     let window = web_sys::window().ok_or("no window")?;
     let response: Response = JsFuture::from(window.fetch_with_str(&url))
         .await?
         .dyn_into()?;
     if !response.ok() {
-        return Err(format!("collector answered {}", response.status()).into());
+        return Err(JsValue::from(response.status()));
     }
     let block = JsFuture::from(response.json()?).await?;
     cards::draw(host, &block, &placement, orbita)
