@@ -80,9 +80,13 @@ fn card(p: &Product) -> String {
     )
 }
 
-fn reco_block(placement: &str, title: &str) -> String {
+/// A recommendation placeholder; `product` is the product the page shows (left out of the block).
+fn reco_block(placement: &str, title: &str, product: Option<&str>) -> String {
+    let product = product.map_or(String::new(), |id| {
+        format!(" data-orbita-product=\"{}\"", html(id))
+    });
     format!(
-        "<div class=\"reco\" data-orbita-placement=\"{placement}\" data-orbita-title=\"{}\" data-orbita-limit=\"8\"></div>",
+        "<div class=\"reco\" data-orbita-placement=\"{placement}\"{product} data-orbita-title=\"{}\" data-orbita-limit=\"8\"></div>",
         html(title)
     )
 }
@@ -103,7 +107,6 @@ pub fn home(cats: &[Category<'_>]) -> String {
 <p>Cast iron, linen, stoneware and warm light, chosen to last. Free returns within 30 days.</p>
 <a class="button" href="/c/{first}/">Shop {first_name}</a></div>
 <img src="/img/hero.svg" alt="" width="520" height="280"></section>
-<h2 class="section">Bestsellers</h2>
 {reco}
 <h2 class="section">Shop by category</h2>
 <div class="tiles">{tiles}</div>
@@ -111,7 +114,7 @@ pub fn home(cats: &[Category<'_>]) -> String {
 <div class="grid">{featured}</div>"#,
         first = cats[0].slug,
         first_name = html(cats[0].name),
-        reco = reco_block("home", "Popular right now"),
+        reco = reco_block("home", "Popular right now", None),
     );
     layout(cats, "Home", None, &body, "")
 }
@@ -180,7 +183,7 @@ pub fn product(cats: &[Category<'_>], p: &Product) -> String {
         } else {
             "Sold out · back soon"
         },
-        reco = reco_block("product", "Popular right now"),
+        reco = reco_block("product", "Popular right now", Some(&p.id)),
         id = json_string(&p.id),
         name_json = json_string(&p.title),
         price_num = p.price,

@@ -65,9 +65,11 @@ pub async fn serve(req: Request, env: &Env) -> Result<Response> {
     let url = req.url()?;
     let mut placement = String::from("home");
     let mut limit = reco::DEFAULT_LIMIT;
+    let mut current_product = None;
     for (key, value) in url.query_pairs() {
         match key.as_ref() {
             reco::PLACEMENT => placement = value.chars().take(64).collect(),
+            reco::PRODUCT => current_product = Some(value.into_owned()),
             reco::LIMIT => match value.parse::<usize>() {
                 Ok(n) if (1..=reco::MAX_LIMIT).contains(&n) => limit = n,
                 _ => {
@@ -98,7 +100,8 @@ pub async fn serve(req: Request, env: &Env) -> Result<Response> {
         .await?
         .results()?;
 
-    let items = bestsellers(&catalogue, &interactions, limit)
+    let exclude: Vec<&str> = current_product.iter().map(String::as_str).collect();
+    let items = bestsellers(&catalogue, &interactions, &exclude, limit)
         .into_iter()
         .map(|r| RecommendedItem {
             id: r.product.id.clone(),

@@ -53,10 +53,12 @@ pub struct Recommended<'a> {
 
 /// Bestsellers: available products ranked by weighted interactions (purchases count most),
 /// filled up with other available products in catalogue order when history is thin, so a new
-/// shop still gets a full block. Unavailable products are never recommended.
+/// shop still gets a full block. Unavailable products are never recommended, and neither are
+/// the products in `exclude` (e.g. the one the visitor is looking at).
 pub fn bestsellers<'a>(
     catalogue: &'a [Product],
     interactions: &[InteractionCount],
+    exclude: &[&str],
     limit: usize,
 ) -> Vec<Recommended<'a>> {
     let mut scores: HashMap<&str, (f64, u32)> = HashMap::new();
@@ -70,7 +72,7 @@ pub fn bestsellers<'a>(
     let mut ranked: Vec<(usize, &Product, f64, u32)> = catalogue
         .iter()
         .enumerate()
-        .filter(|(_, p)| p.available)
+        .filter(|(_, p)| p.available && !exclude.contains(&p.id.as_str()))
         .map(|(pos, p)| {
             let (score, bought) = scores.get(p.id.as_str()).copied().unwrap_or_default();
             (pos, p, score, bought)
@@ -135,17 +137,17 @@ mod tests {
             count("c", InteractionKind::Purchase, 50),
             count("unknown", InteractionKind::Purchase, 99),
         ];
-        let ids: Vec<&str> = bestsellers(&catalogue, &interactions, 10)
+        let ids: Vec<&str> = bestsellers(&catalogue, &interactions, &["d"], 10)
             .iter()
             .map(|r| r.product.id.as_str())
             .collect();
-        assert_eq!(ids, ["b", "a", "d"]);
+        assert_eq!(ids, ["b", "a"], "c is sold out, d is excluded");
     }
 
     #[test]
     fn empty_history_fills_from_catalogue_and_respects_limit() {
         let catalogue = [product("a", true), product("b", true), product("c", true)];
-        let recs = bestsellers(&catalogue, &[], 2);
+        let recs = bestsellers(&catalogue, &[], &[], 2);
         assert_eq!(recs.len(), 2);
         assert_eq!(recs[0].product.id, "a");
         assert_eq!(recs[0].reason, "new in the catalogue");
@@ -160,6 +162,7 @@ mod tests {
                 count("a", InteractionKind::Purchase, 3),
                 count("b", InteractionKind::Cart, 1),
             ],
+            &[],
             2,
         );
         assert_eq!(recs[0].reason, "bought 3 times");

@@ -4,6 +4,8 @@
 pub const PLACEMENT: &str = "placement";
 /// Query parameter: how many items to return.
 pub const LIMIT: &str = "limit";
+/// Query parameter: the product the visitor is looking at (left out of the block).
+pub const PRODUCT: &str = "product";
 /// Most items one block may ask for.
 pub const MAX_LIMIT: usize = 24;
 /// Items returned when the request names no limit.

@@ -69,6 +69,17 @@ test('bestsellers follow what visitors buy; sold-out products are never recommen
   assert.equal((await bad.json()).error, 'invalid_limit');
 });
 
+test('a product page block leaves out the product being viewed', async () => {
+  const page = await browser.context.newPage();
+  await page.goto(`${BASE}/p/LL-1050`);
+  const host = page.locator('[data-orbita-placement="product"]');
+  await eventually(async () => (await host.getAttribute('data-orbita-state')) === 'shown', 15_000, 'the block');
+  const hrefs = await host.evaluate((el) => [...el.shadowRoot.querySelectorAll('a')].map((a) => a.getAttribute('href')));
+  assert.equal(hrefs.length, 8);
+  assert.ok(!hrefs.some((h) => h.endsWith('/p/LL-1050')), `LL-1050 is not recommended on its own page: ${hrefs}`);
+  await page.close();
+});
+
 test('the widgets module is fetched only on pages with a placeholder', async () => {
   const page = await browser.context.newPage();
   const requested = [];

@@ -57,7 +57,7 @@ async fn fill(host: &Element, endpoint: &str, orbita: Option<Function>) -> Resul
         .unwrap_or(reco::DEFAULT_LIMIT);
     let placement_param = String::from(js_sys::encode_uri_component(&placement));
     let limit = cards::decimal(limit as i32);
-    let url = [
+    let mut url = [
         endpoint,
         "/v1/recommendations?",
         reco::PLACEMENT,
@@ -69,6 +69,10 @@ async fn fill(host: &Element, endpoint: &str, orbita: Option<Function>) -> Resul
         &limit,
     ]
     .concat();
+    if let Some(product) = host.get_attribute("data-orbita-product") {
+        let product = String::from(js_sys::encode_uri_component(&product));
+        url.extend(["&", reco::PRODUCT, "=", &product]);
+    }
     let window = web_sys::window().ok_or("no window")?;
     let response: Response = JsFuture::from(window.fetch_with_str(&url))
         .await?
