@@ -1,15 +1,21 @@
-//! `POST /v1/batch`: validate with `protocol`, store the valid events in D1 in one statement,
-//! answer with a verdict per event.
+//! Ingestion: `POST /v1/batch` and Segment's single-event endpoints (`/v1/track`, `/v1/page`,
+//! `/v1/identify`, `/v1/screen`, `/v1/group`, `/v1/alias`). Validate with `protocol`, store the
+//! valid events in D1 in one statement, answer with a verdict per event.
 
-use protocol::batch::{parse_batch, BatchError, Checked};
-use protocol::event::ValidEvent;
-use protocol::limits::MAX_BATCH_BYTES;
+use std::collections::HashSet;
+
+use protocol::batch::{parse_batch, parse_single, BatchError, Checked};
+use protocol::event::{message_id_of, validate_event, ValidEvent};
+use protocol::ids::{is_uuid, VISITOR_COOKIE, VISITOR_COOKIE_MAX_AGE};
+use protocol::limits::{MAX_BATCH_BYTES, MAX_EVENT_BYTES};
 use protocol::verdict::{BatchVerdict, EventVerdict, Status};
 use serde::Deserialize;
 use serde_json::json;
 use worker::{wasm_bindgen::JsValue, Date, Env, Request, Response, Result};
 
-use crate::{auth, reply};
+use crate::auth::{self, Site};
+use crate::cors::Caller;
+use crate::{body, reply};
 
 /// One statement per batch: the events travel as one bound JSON parameter (local D1 allows at
 /// most 100 bound parameters, and one round trip per event would cap ingest far lower; see
@@ -29,32 +35,61 @@ struct Inserted {
     message_id: String,
 }
 
+const KEY_HOW: &str = "as HTTP Basic auth user name or as `writeKey` in the body";
+
 /// Handles `POST /v1/batch`.
-pub async fn batch(mut req: Request, env: &Env) -> Result<Response> {
-    // Refuse announced oversize bodies before reading them.
-    let announced = req
-        .headers()
-        .get("content-length")?
-        .and_then(|v| v.parse::<usize>().ok());
-    if let Some(bytes) = announced.filter(|&b| b > MAX_BATCH_BYTES) {
-        return batch_error(&BatchError::TooLarge { bytes });
-    }
-    let body = req.bytes().await?;
+pub async fn batch(mut req: Request, env: &Env, caller: &Caller) -> Result<Response> {
+    let body = match body::read(&mut req, MAX_BATCH_BYTES).await? {
+        Ok(body) => body,
+        Err(e) => return refuse(&e),
+    };
     let batch = match parse_batch(&body) {
         Ok(batch) => batch,
-        Err(e) => return batch_error(&e),
+        Err(e) => return refuse(&e),
     };
     let site = match auth::writer(&req, env, batch.write_key.as_deref())? {
         Ok(site) => site,
-        Err(e) => {
-            let (code, message) =
-                e.describe("as HTTP Basic auth user name or as `writeKey` in the body");
-            return reply::error(401, code, message);
-        }
+        Err(e) => return unauthorised(&e),
     };
+    store(&req, env, caller, &site, batch.validate()).await
+}
 
+/// Handles a single-event endpoint; `kind` comes from the path.
+pub async fn single(
+    mut req: Request,
+    env: &Env,
+    caller: &Caller,
+    kind: &'static str,
+) -> Result<Response> {
+    let body = match body::read(&mut req, MAX_EVENT_BYTES).await? {
+        Ok(body) => body,
+        Err(e) => return refuse(&e),
+    };
+    let single = match parse_single(&body, kind) {
+        Ok(single) => single,
+        Err(e) => return refuse(&e),
+    };
+    let site = match auth::writer(&req, env, single.write_key.as_deref())? {
+        Ok(site) => site,
+        Err(e) => return unauthorised(&e),
+    };
+    let checked = match validate_event(&single.raw, None) {
+        Ok(event) => Checked::Valid(event),
+        Err(rejection) => Checked::Rejected(message_id_of(&single.raw), rejection),
+    };
+    store(&req, env, caller, &site, vec![checked]).await
+}
+
+/// Stores the valid events and answers with the verdicts (and, for the shop's own pages, the
+/// visitor cookie).
+async fn store(
+    req: &Request,
+    env: &Env,
+    caller: &Caller,
+    site: &Site,
+    checked: Vec<Checked>,
+) -> Result<Response> {
     let received_ms = Date::now().as_millis() as i64;
-    let checked = batch.validate();
     let rows: Vec<serde_json::Value> = checked
         .iter()
         .filter_map(|c| match c {
@@ -63,7 +98,7 @@ pub async fn batch(mut req: Request, env: &Env) -> Result<Response> {
         })
         .collect();
 
-    let mut stored = std::collections::HashSet::new();
+    let mut stored = HashSet::new();
     if !rows.is_empty() {
         let db = env.d1("DB")?;
         let params = [
@@ -77,6 +112,7 @@ pub async fn batch(mut req: Request, env: &Env) -> Result<Response> {
         }
     }
 
+    let visitor = single_visitor(&checked);
     let verdicts = checked
         .into_iter()
         .map(|c| match c {
@@ -95,7 +131,34 @@ pub async fn batch(mut req: Request, env: &Env) -> Result<Response> {
                 .expect("repeats and rejections are settled"),
         })
         .collect();
-    reply::json(200, &BatchVerdict::from_events(verdicts))
+    let resp = reply::json(200, &BatchVerdict::from_events(verdicts))?;
+    if let (Caller::SameOrigin, Some(visitor)) = (caller, visitor) {
+        set_visitor_cookie(req, &resp, &visitor)?;
+    }
+    Ok(resp)
+}
+
+/// The anonymous ID all valid events of the request share, if they share exactly one and it has
+/// the tracker's UUID form.
+fn single_visitor(checked: &[Checked]) -> Option<String> {
+    let mut ids = checked.iter().filter_map(|c| match c {
+        Checked::Valid(e) => e.anonymous_id.as_deref(),
+        _ => None,
+    });
+    let first = ids.next()?;
+    (is_uuid(first) && ids.all(|id| id == first)).then(|| first.to_string())
+}
+
+/// Re-sets the visitor cookie from the server: Safari caps cookies written by scripts at 7 days,
+/// but not cookies set by the site's own server.
+fn set_visitor_cookie(req: &Request, resp: &Response, visitor: &str) -> Result<()> {
+    let secure = if req.url()?.scheme() == "https" {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!("{VISITOR_COOKIE}={visitor}; Path=/; Max-Age={VISITOR_COOKIE_MAX_AGE}; SameSite=Lax{secure}");
+    resp.headers().append("set-cookie", &cookie)
 }
 
 /// The compact row shape `INSERT_EVENTS` reads with `json_extract`.
@@ -106,7 +169,11 @@ fn row(e: &ValidEvent, received_ms: i64) -> serde_json::Value {
     })
 }
 
-fn batch_error(e: &BatchError) -> Result<Response> {
-    let body = e.body();
-    reply::json(e.status(), &body)
+fn refuse(e: &BatchError) -> Result<Response> {
+    reply::json(e.status(), &e.body())
+}
+
+fn unauthorised(e: &auth::AuthError) -> Result<Response> {
+    let (code, message) = e.describe(KEY_HOW);
+    reply::error(401, code, message)
 }

@@ -2,36 +2,82 @@
 //!
 //! Routes (everything else is the demo shop, served from static assets by the runtime):
 //! - `POST /v1/batch`: Segment-compatible ingestion with a verdict per event.
+//! - `POST /v1/track|page|identify|screen|group|alias`: Segment's single-event endpoints.
 //! - `GET /v1/recommendations`: a recommendation block for a placement.
 //! - `POST /v1/admin/catalogue`: product feed import (admin key).
 //! - `GET /v1/health`: liveness.
+//!
+//! Browser endpoints answer CORS preflights and refuse pages on origins that are neither the
+//! collector's own nor listed in `ALLOWED_ORIGINS`.
 
 mod auth;
+mod body;
 mod catalogue;
+mod cors;
 mod ingest;
 mod recommendations;
 mod reply;
 
+use protocol::names::types;
 use worker::{event, Context, Env, Method, Request, Response, Result};
+
+use cors::Caller;
+
+/// Segment's single-event endpoints and the event type each implies.
+const SINGLE_EVENT_PATHS: [(&str, &str); 6] = [
+    ("/v1/track", types::TRACK),
+    ("/v1/page", types::PAGE),
+    ("/v1/identify", types::IDENTIFY),
+    ("/v1/screen", types::SCREEN),
+    ("/v1/group", types::GROUP),
+    ("/v1/alias", types::ALIAS),
+];
 
 /// The worker's entry point: one handler per route, errors turned into typed JSON answers.
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let path = req.path();
-    let answer = match (req.method(), path.as_str()) {
-        (Method::Post, "/v1/batch") => ingest::batch(req, &env).await,
-        (Method::Get, "/v1/recommendations") => recommendations::serve(req, &env).await,
-        (Method::Post, "/v1/admin/catalogue") => catalogue::import(req, &env).await,
-        (Method::Get, "/v1/health") => reply::json(200, &serde_json::json!({"ok": true})),
-        (_, "/v1/batch" | "/v1/recommendations" | "/v1/admin/catalogue") => reply::error(
-            405,
-            "method_not_allowed",
-            "this path does not accept that method",
-        ),
-        _ => reply::error(404, "not_found", "no such endpoint"),
-    };
+    let answer = route(req, &env, &path).await;
     answer.or_else(|e| {
         worker::console_error!("internal error on {path}: {e}");
         reply::error(500, "internal_error", "the collector failed; retry later")
     })
+}
+
+async fn route(req: Request, env: &Env, path: &str) -> Result<Response> {
+    let single = SINGLE_EVENT_PATHS
+        .iter()
+        .find(|(p, _)| *p == path)
+        .map(|(_, kind)| *kind);
+    let browser_endpoint = single.is_some() || matches!(path, "/v1/batch" | "/v1/recommendations");
+    if !browser_endpoint {
+        return match (req.method(), path) {
+            (Method::Post, "/v1/admin/catalogue") => catalogue::import(req, env).await,
+            (Method::Get, "/v1/health") => reply::json(200, &serde_json::json!({"ok": true})),
+            (_, "/v1/admin/catalogue") => method_not_allowed(),
+            _ => reply::error(404, "not_found", "no such endpoint"),
+        };
+    }
+    let caller = Caller::of(&req, env)?;
+    if req.method() == Method::Options {
+        return caller.preflight();
+    }
+    if let Caller::Foreign(origin) = &caller {
+        return Caller::refuse(origin);
+    }
+    let answer = match (req.method(), path, single) {
+        (Method::Post, "/v1/batch", _) => ingest::batch(req, env, &caller).await?,
+        (Method::Post, _, Some(kind)) => ingest::single(req, env, &caller, kind).await?,
+        (Method::Get, "/v1/recommendations", _) => recommendations::serve(req, env).await?,
+        _ => method_not_allowed()?,
+    };
+    caller.decorate(answer)
+}
+
+fn method_not_allowed() -> Result<Response> {
+    reply::error(
+        405,
+        "method_not_allowed",
+        "this path does not accept that method",
+    )
 }

@@ -106,3 +106,52 @@ mod tests {
         assert!(!same_secret("", "x"));
     }
 }
+
+/// Whether a browser request from `origin` may use the browser endpoints of a collector whose
+/// own origin is `own`: same origin always; others only if listed in `allowlist` (comma-separated
+/// origins, or `*` for any).
+pub fn origin_allowed(origin: &str, own: &str, allowlist: &str) -> bool {
+    let origin = origin.trim_end_matches('/');
+    origin.eq_ignore_ascii_case(own.trim_end_matches('/'))
+        || allowlist.split(',').map(str::trim).any(|allowed| {
+            allowed == "*"
+                || (!allowed.is_empty()
+                    && allowed.trim_end_matches('/').eq_ignore_ascii_case(origin))
+        })
+}
+
+#[cfg(test)]
+mod origin_tests {
+    use super::origin_allowed;
+
+    #[test]
+    fn same_origin_and_allowlist() {
+        let own = "https://shop.example";
+        assert!(origin_allowed("https://shop.example", own, ""));
+        assert!(origin_allowed(
+            "https://www.shop.example",
+            own,
+            "https://www.shop.example, https://m.shop.example"
+        ));
+        assert!(origin_allowed("https://anything.test", own, "*"));
+        assert!(!origin_allowed(
+            "https://evil.test",
+            own,
+            "https://www.shop.example"
+        ));
+        assert!(
+            !origin_allowed("http://shop.example", own, ""),
+            "scheme matters"
+        );
+        assert!(!origin_allowed(
+            "https://shop.example.evil.test",
+            own,
+            "https://shop.example"
+        ));
+        assert!(!origin_allowed("null", own, ""));
+        assert!(
+            !origin_allowed("https://evil.test", own, ","),
+            "empty entries allow nothing"
+        );
+    }
+}

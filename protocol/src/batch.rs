@@ -2,24 +2,32 @@
 
 use alloc::collections::BTreeSet;
 use alloc::format;
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::event::{message_id_of, validate_event, ValidEvent};
-use crate::limits::MAX_BATCH_BYTES;
+use crate::limits::{MAX_BATCH_BYTES, MAX_EVENT_BYTES};
+use crate::names;
 use crate::time::parse_rfc3339_ms;
 use crate::verdict::{ErrorBody, EventVerdict, Rejection, Status};
 
 /// Why a whole request was refused (nothing in it was stored).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BatchError {
-    /// Body larger than [`MAX_BATCH_BYTES`] → HTTP 413.
+    /// Body larger than the endpoint's limit ([`MAX_BATCH_BYTES`], or [`MAX_EVENT_BYTES`] for
+    /// single-event endpoints) → HTTP 413.
     TooLarge {
         /// Size of the body (or the `Content-Length` the client announced).
         bytes: usize,
+        /// The limit it broke.
+        limit: usize,
     },
+    /// `Content-Encoding` other than `gzip` or `identity` → 415.
+    UnsupportedEncoding(String),
+    /// A gzip body that does not decompress → 400.
+    BadCompression,
     /// Body is not UTF-8 → 400.
     InvalidUtf8,
     /// Body is not JSON, or nests too deep to parse → 400.
@@ -33,6 +41,7 @@ impl BatchError {
     pub fn status(&self) -> u16 {
         match self {
             Self::TooLarge { .. } => 413,
+            Self::UnsupportedEncoding(_) => 415,
             _ => 400,
         }
     }
@@ -40,12 +49,15 @@ impl BatchError {
     /// The JSON error body for this error.
     pub fn body(&self) -> ErrorBody {
         let (error, message) = match self {
-            Self::TooLarge { bytes } => (
-                "batch_too_large",
-                format!(
-                    "body is {bytes} bytes; the limit is {MAX_BATCH_BYTES}: send smaller batches"
-                ),
+            Self::TooLarge { bytes, limit } => (
+                if *limit == MAX_EVENT_BYTES { "event_too_large" } else { "batch_too_large" },
+                format!("body is {bytes} bytes (uncompressed); the limit is {limit}: send smaller batches"),
             ),
+            Self::UnsupportedEncoding(encoding) => (
+                "unsupported_encoding",
+                format!("Content-Encoding {encoding:?} is not supported; send gzip or no encoding"),
+            ),
+            Self::BadCompression => ("bad_compression", "the gzip body could not be decompressed".into()),
             Self::InvalidUtf8 => ("invalid_utf8", "body must be UTF-8 encoded JSON".into()),
             Self::MalformedJson(detail) => (
                 "malformed_json",
@@ -88,7 +100,10 @@ struct Envelope<'a> {
 /// Parses a batch body. Size is checked before anything is parsed.
 pub fn parse_batch(body: &[u8]) -> Result<Batch<'_>, BatchError> {
     if body.len() > MAX_BATCH_BYTES {
-        return Err(BatchError::TooLarge { bytes: body.len() });
+        return Err(BatchError::TooLarge {
+            bytes: body.len(),
+            limit: MAX_BATCH_BYTES,
+        });
     }
     let text = core::str::from_utf8(body).map_err(|_| BatchError::InvalidUtf8)?;
     let value: &RawValue =
@@ -106,6 +121,43 @@ pub fn parse_batch(body: &[u8]) -> Result<Batch<'_>, BatchError> {
         events: envelope.batch.ok_or(BatchError::MissingBatch)?,
         sent_at_ms,
         write_key: envelope.write_key,
+    })
+}
+
+/// A body of a single-event endpoint (`/v1/track`, `/v1/page`, ...), turned into one raw event.
+#[derive(Debug)]
+pub struct Single {
+    /// The event as JSON text, with `type` set from the endpoint.
+    pub raw: String,
+    /// Write key sent in the body, if any (removed from the event).
+    pub write_key: Option<String>,
+}
+
+/// Parses the body of a single-event endpoint. `kind` (from the path) overrides any `type` in
+/// the body, as Segment does.
+pub fn parse_single(body: &[u8], kind: &str) -> Result<Single, BatchError> {
+    if body.len() > MAX_EVENT_BYTES {
+        return Err(BatchError::TooLarge {
+            bytes: body.len(),
+            limit: MAX_EVENT_BYTES,
+        });
+    }
+    let text = core::str::from_utf8(body).map_err(|_| BatchError::InvalidUtf8)?;
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| BatchError::MalformedJson(format!("{e}")))?;
+    let serde_json::Value::Object(mut event) = value else {
+        return Err(BatchError::MalformedJson(
+            "the body must be one JSON object (an event)".into(),
+        ));
+    };
+    let write_key = match event.remove(names::WRITE_KEY) {
+        Some(serde_json::Value::String(k)) => Some(k),
+        _ => None,
+    };
+    event.insert(names::TYPE.into(), kind.into());
+    Ok(Single {
+        raw: serde_json::Value::Object(event).to_string(),
+        write_key,
     })
 }
 
@@ -183,6 +235,35 @@ mod tests {
         assert!(matches!(batch.validate()[0], Checked::Rejected(..)));
         let huge = alloc::vec![b' '; MAX_BATCH_BYTES + 1];
         assert_eq!(parse_batch(&huge).unwrap_err().status(), 413);
+    }
+
+    #[test]
+    fn single_event_bodies() {
+        let single = parse_single(
+            br#"{"type":"page","event":"Signed Up","userId":"u","writeKey":"k"}"#,
+            "track",
+        )
+        .unwrap();
+        assert_eq!(single.write_key.as_deref(), Some("k"));
+        let event = validate_event(&single.raw, None).unwrap();
+        assert_eq!(
+            (event.kind, event.name.as_deref()),
+            ("track", Some("Signed Up"))
+        );
+        assert!(
+            !single.raw.contains("writeKey"),
+            "the key is not stored with the event"
+        );
+        assert!(matches!(
+            parse_single(b"[1]", "track"),
+            Err(BatchError::MalformedJson(_))
+        ));
+        let big = alloc::vec![b' '; MAX_EVENT_BYTES + 1];
+        let err = parse_single(&big, "track").unwrap_err();
+        assert_eq!(
+            (err.status(), err.body().error.as_str()),
+            (413, "event_too_large")
+        );
     }
 
     #[test]

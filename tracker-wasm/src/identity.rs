@@ -3,11 +3,8 @@
 use wasm_bindgen::JsCast;
 use web_sys::HtmlDocument;
 
-/// Name of the first-party cookie holding the anonymous ID.
-pub const COOKIE: &str = "orb_aid";
-/// Cookie lifetime in seconds: 400 days, the most Chromium keeps. Written as text because
-/// integer formatting would pull `core::fmt` into the wasm (see the test below).
-const MAX_AGE_SECONDS: &str = "34560000";
+use protocol::ids::VISITOR_COOKIE_MAX_AGE;
+use protocol::ids::{is_uuid, VISITOR_COOKIE as COOKIE};
 
 fn document() -> Option<HtmlDocument> {
     web_sys::window()?
@@ -50,7 +47,7 @@ pub fn anonymous_id() -> String {
             "=",
             &id,
             "; Path=/; Max-Age=",
-            MAX_AGE_SECONDS,
+            VISITOR_COOKIE_MAX_AGE,
             flags,
         ]
         .concat();
@@ -84,15 +81,6 @@ pub fn new_uuid() -> String {
     out
 }
 
-/// Whether `text` looks like a UUID (8-4-4-4-12 lowercase hex), so a tampered cookie is replaced.
-pub fn is_uuid(text: &str) -> bool {
-    text.len() == 36
-        && text.bytes().enumerate().all(|(i, b)| match i {
-            8 | 13 | 18 | 23 => b == b'-',
-            _ => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,24 +95,6 @@ mod tests {
             assert_eq!(&id[14..15], "4", "version nibble");
             assert!("89ab".contains(&id[19..20]), "variant bits");
         }
-    }
-
-    #[wasm_bindgen_test]
-    fn tampered_ids_are_not_uuids() {
-        assert!(is_uuid("0f8fad5b-d9cb-469f-a165-70867728950e"));
-        for bad in [
-            "",
-            "0f8fad5b-d9cb-469f-a165-70867728950",
-            "0F8FAD5B-D9CB-469F-A165-70867728950E",
-            "<script>alert(1)</script>-aaaaaaaaaa",
-        ] {
-            assert!(!is_uuid(bad), "{bad}");
-        }
-    }
-
-    #[wasm_bindgen_test]
-    fn cookie_lives_400_days() {
-        assert_eq!(MAX_AGE_SECONDS.parse::<u32>(), Ok(400 * 24 * 3600));
     }
 
     #[wasm_bindgen_test]

@@ -70,7 +70,7 @@ fn demo(flags: &[String]) -> Result {
     let tools = tools::ensure(false)?;
     build::all(&tools)?;
     let state = tools::root().join("target/demo-state");
-    let server = server::Collector::start(&tools, port, &state, false)?;
+    let server = server::Collector::start(&tools, port, &state, false, &[])?;
     server.load_demo_feed()?;
     println!();
     println!(
@@ -94,7 +94,9 @@ fn e2e(tools: &tools::Tools) -> Result {
     let state = tools::root().join(format!("target/e2e-state-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&state);
     let port = server::free_port()?;
-    let server = server::Collector::start(tools, port, &state, true)?;
+    // A second origin the tests may use as an allowed partner site (CORS).
+    let vars = [("ALLOWED_ORIGINS", server::TEST_PARTNER_ORIGIN)];
+    let server = server::Collector::start(tools, port, &state, true, &vars)?;
     server.load_demo_feed()?;
     let outcome = tools.node_tests(&server.base_url(), &state);
     server.stop()?;

@@ -19,6 +19,9 @@ pub const DEMO_WRITE_KEY: &str = demo_site::DEMO_WRITE_KEY;
 /// The demo site's admin key (also in edge-collector/wrangler.toml and the README).
 pub const DEMO_ADMIN_KEY: &str = "demo-admin-key";
 
+/// An origin the end-to-end tests' collector admits besides its own (see tests/e2e).
+pub const TEST_PARTNER_ORIGIN: &str = "http://partner.test";
+
 /// How long a cold start may take before we give up (measured: ~6 s warm, ~45 s cold).
 const START_TIMEOUT: Duration = Duration::from_secs(180);
 
@@ -47,7 +50,14 @@ fn wrangler(tools: &Tools) -> (PathBuf, PathBuf) {
 impl Collector {
     /// Applies the D1 migrations to `state`, starts `wrangler dev` on `127.0.0.1:port` with that
     /// state, and waits until the collector answers.
-    pub fn start(tools: &Tools, port: u16, state: &Path, quiet: bool) -> Result<Self> {
+    /// `vars` override settings of wrangler.toml (`--var NAME:VALUE`).
+    pub fn start(
+        tools: &Tools,
+        port: u16,
+        state: &Path,
+        quiet: bool,
+        vars: &[(&str, &str)],
+    ) -> Result<Self> {
         let (node, script) = wrangler(tools);
         let dir = tools.root.join("edge-collector");
         run(tools
@@ -68,6 +78,10 @@ impl Collector {
             ])
             .arg(state)
             .args(["--log-level", if quiet { "warn" } else { "info" }])
+            .args(
+                vars.iter()
+                    .flat_map(|(k, v)| ["--var".to_string(), format!("{k}:{v}")]),
+            )
             .stdin(Stdio::null())
             .current_dir(&dir)
             // Its own process group, so stopping it stops workerd too.

@@ -99,6 +99,7 @@ impl Tools {
             .env("ORBITA_BASE_URL", base_url)
             .env("ORBITA_STATE_DIR", state_dir)
             .env("ORBITA_WRITE_KEY", crate::server::DEMO_WRITE_KEY)
+            .env("ORBITA_PARTNER_ORIGIN", crate::server::TEST_PARTNER_ORIGIN)
             .env("CHROMIUM_PATH", "/usr/bin/chromium"))
     }
 }
@@ -123,8 +124,9 @@ fn output(cmd: &mut Command) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Installs whatever is missing; with `chromium`, also Debian's Chromium and ChromeDriver.
-pub fn ensure(chromium: bool) -> Result<Tools> {
+/// Installs whatever is missing; `for_tests` adds what only the tests need: Debian's Chromium and
+/// ChromeDriver, and a Python virtualenv with Segment's Python client (tests/requirements.txt).
+pub fn ensure(for_tests: bool) -> Result<Tools> {
     let tools = Tools::new();
 
     let targets =
@@ -175,7 +177,10 @@ pub fn ensure(chromium: bool) -> Result<Tools> {
             .current_dir(&tools.root))?;
     }
 
-    if chromium
+    if for_tests {
+        python_env(&tools)?;
+    }
+    if for_tests
         && !(Path::new("/usr/bin/chromium").exists() && Path::new("/usr/bin/chromedriver").exists())
     {
         eprintln!("setup: installing Debian's chromium and chromium-driver");
@@ -198,6 +203,25 @@ pub fn ensure(chromium: bool) -> Result<Tools> {
         ])?;
     }
     Ok(tools)
+}
+
+/// `.tools/py`: a virtualenv with the pinned packages of tests/requirements.txt.
+fn python_env(tools: &Tools) -> Result {
+    let venv = tools.root.join(".tools/py");
+    let wanted = std::fs::read_to_string(tools.root.join("tests/requirements.txt"))
+        .map_err(|e| e.to_string())?;
+    let marker = venv.join("installed-requirements.txt");
+    if std::fs::read_to_string(&marker).ok().as_deref() == Some(wanted.as_str()) {
+        return Ok(());
+    }
+    eprintln!("setup: creating .tools/py with Segment's Python client (tests/requirements.txt)");
+    if !venv.join("bin/python").exists() {
+        run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    }
+    run(Command::new(venv.join("bin/pip"))
+        .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+        .arg(tools.root.join("tests/requirements.txt")))?;
+    std::fs::write(&marker, wanted).map_err(|e| e.to_string())
 }
 
 fn mtime(path: &Path) -> Option<std::time::SystemTime> {

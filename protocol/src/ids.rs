@@ -1,0 +1,43 @@
+//! Identifier formats shared by the tracker and the collector.
+
+/// Name of the first-party cookie holding the visitor's anonymous ID. The tracker writes it and
+/// the collector, on the shop's own origin, re-sets it from its responses (server-set cookies are
+/// not capped at 7 days by Safari's tracking prevention).
+pub const VISITOR_COOKIE: &str = "orb_aid";
+/// Lifetime of the visitor cookie in seconds, as text for a `Max-Age` attribute: 400 days, the
+/// most Chromium keeps. Text, because integer formatting would add `core::fmt` to the tracker.
+pub const VISITOR_COOKIE_MAX_AGE: &str = "34560000";
+
+/// Whether `text` is a lowercase hyphenated UUID (8-4-4-4-12 hex), the form of anonymous IDs the
+/// tracker creates; anything else in the cookie is treated as tampered and replaced.
+pub fn is_uuid(text: &str) -> bool {
+    text.len() == 36
+        && text.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuid_shape() {
+        assert!(is_uuid("0f8fad5b-d9cb-469f-a165-70867728950e"));
+        for bad in [
+            "",
+            "0f8fad5b-d9cb-469f-a165-70867728950",
+            "0F8FAD5B-D9CB-469F-A165-70867728950E",
+            "0f8fad5b-d9cb-469f-a165-70867728950e; Path=/",
+            "0f8fad5bxd9cbx469fxa165x70867728950e",
+        ] {
+            assert!(!is_uuid(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cookie_lives_400_days() {
+        assert_eq!(VISITOR_COOKIE_MAX_AGE.parse::<u32>(), Ok(400 * 24 * 3600));
+    }
+}
