@@ -155,3 +155,43 @@ mod origin_tests {
         );
     }
 }
+
+/// Bytes to unpadded URL-safe base64 (RFC 4648 §5), the alphabet that survives in a URL.
+pub fn encode_base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod base64url_tests {
+    use super::{decode_base64, encode_base64url};
+
+    #[test]
+    fn rfc4648_vectors_without_padding() {
+        for (plain, encoded) in [
+            ("", ""),
+            ("f", "Zg"),
+            ("fo", "Zm8"),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg"),
+            ("fooba", "Zm9vYmE"),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(encode_base64url(plain.as_bytes()), encoded);
+        }
+        let bytes: alloc::vec::Vec<u8> = (0..=255).collect();
+        let text = encode_base64url(&bytes);
+        assert!(!text.contains(['+', '/', '=']));
+        assert_eq!(decode_base64(&text).unwrap(), bytes);
+    }
+}

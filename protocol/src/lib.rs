@@ -22,6 +22,8 @@ pub mod time;
 #[cfg(feature = "validate")]
 pub mod batch;
 #[cfg(feature = "validate")]
+pub mod click_token;
+#[cfg(feature = "validate")]
 pub mod event;
 #[cfg(feature = "validate")]
 pub mod verdict;
