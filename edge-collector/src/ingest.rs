@@ -112,6 +112,14 @@ async fn store(
         }
     }
 
+    let db = env.d1("DB")?;
+    crate::identity::update(
+        &db,
+        &site.id,
+        &crate::identity::sightings(&checked),
+        received_ms,
+    )
+    .await?;
     let visitor = single_visitor(&checked);
     let verdicts = checked
         .into_iter()

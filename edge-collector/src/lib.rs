@@ -4,7 +4,10 @@
 //! - `POST /v1/batch`: Segment-compatible ingestion with a verdict per event.
 //! - `POST /v1/track|page|identify|screen|group|alias`: Segment's single-event endpoints.
 //! - `GET /v1/recommendations`: a recommendation block for a placement.
+//! - `POST /v1/click-token`: a visitor arrived through an email/SMS/push link (signed token).
 //! - `POST /v1/admin/catalogue`: product feed import (admin key).
+//! - `POST /v1/admin/click-tokens`: issue a click token for a contact (admin key).
+//! - `GET|DELETE /v1/profiles/{id}`, `GET /v1/profiles?userId=...`: export or erase (admin key).
 //! - `GET /v1/health`: liveness.
 //!
 //! Browser endpoints answer CORS preflights and refuse pages on origins that are neither the
@@ -13,8 +16,12 @@
 mod auth;
 mod body;
 mod catalogue;
+mod click_tokens;
 mod cors;
+mod identity;
+mod ids;
 mod ingest;
+mod profiles;
 mod recommendations;
 mod reply;
 
@@ -49,12 +56,20 @@ async fn route(req: Request, env: &Env, path: &str) -> Result<Response> {
         .iter()
         .find(|(p, _)| *p == path)
         .map(|(_, kind)| *kind);
-    let browser_endpoint = single.is_some() || matches!(path, "/v1/batch" | "/v1/recommendations");
+    let browser_endpoint = single.is_some()
+        || matches!(
+            path,
+            "/v1/batch" | "/v1/recommendations" | "/v1/click-token"
+        );
     if !browser_endpoint {
         return match (req.method(), path) {
             (Method::Post, "/v1/admin/catalogue") => catalogue::import(req, env).await,
+            (Method::Post, "/v1/admin/click-tokens") => click_tokens::issue(req, env).await,
+            (_, p) if p == "/v1/profiles" || p.starts_with("/v1/profiles/") => {
+                profiles::handle(req, env, p).await
+            }
             (Method::Get, "/v1/health") => reply::json(200, &serde_json::json!({"ok": true})),
-            (_, "/v1/admin/catalogue") => method_not_allowed(),
+            (_, "/v1/admin/catalogue" | "/v1/admin/click-tokens") => method_not_allowed(),
             _ => reply::error(404, "not_found", "no such endpoint"),
         };
     }
@@ -68,6 +83,7 @@ async fn route(req: Request, env: &Env, path: &str) -> Result<Response> {
     let answer = match (req.method(), path, single) {
         (Method::Post, "/v1/batch", _) => ingest::batch(req, env, &caller).await?,
         (Method::Post, _, Some(kind)) => ingest::single(req, env, &caller, kind).await?,
+        (Method::Post, "/v1/click-token", _) => click_tokens::redeem(req, env).await?,
         (Method::Get, "/v1/recommendations", _) => recommendations::serve(req, env).await?,
         _ => method_not_allowed()?,
     };

@@ -5,7 +5,7 @@ use engine::catalogue::Product;
 use engine::recommend::{bestsellers, InteractionCount};
 use protocol::recommendation::{self as reco, RecommendationBlock, RecommendedItem};
 use serde::Deserialize;
-use worker::{js_sys, wasm_bindgen::JsValue, Date, Env, Request, Response, Result};
+use worker::{wasm_bindgen::JsValue, Date, Env, Request, Response, Result};
 
 use crate::reply;
 
@@ -115,16 +115,10 @@ pub async fn serve(req: Request, env: &Env) -> Result<Response> {
         })
         .collect();
     let block = RecommendationBlock {
-        recomm_id: recomm_id(),
+        recomm_id: crate::ids::random("r-"),
         placement,
         recommender: "bestsellers".into(),
         items,
     };
     reply::json(200, &block)
-}
-
-/// A random ID for one served block (attribution of clicks and purchases later).
-fn recomm_id() -> String {
-    let part = || (js_sys::Math::random() * 4_294_967_296.0) as u64;
-    format!("r-{:08x}{:08x}{:08x}", part(), part(), part())
 }

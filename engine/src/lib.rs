@@ -5,4 +5,5 @@
 
 pub mod catalogue;
 pub mod feed;
+pub mod identity;
 pub mod recommend;

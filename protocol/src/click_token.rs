@@ -15,7 +15,7 @@ use sha2::Sha256;
 use crate::auth::{decode_base64, encode_base64url};
 
 /// URL query parameter that carries the token in links.
-pub const URL_PARAMETER: &str = "orb_ct";
+pub use crate::ids::CLICK_TOKEN_PARAMETER as URL_PARAMETER;
 /// Longest accepted token, in bytes.
 pub const MAX_TOKEN_BYTES: usize = 512;
 

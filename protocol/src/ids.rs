@@ -8,6 +8,9 @@ pub const VISITOR_COOKIE: &str = "orb_aid";
 /// most Chromium keeps. Text, because integer formatting would add `core::fmt` to the tracker.
 pub const VISITOR_COOKIE_MAX_AGE: &str = "34560000";
 
+/// URL query parameter that carries a click token in email, SMS and push links.
+pub const CLICK_TOKEN_PARAMETER: &str = "orb_ct";
+
 /// Whether `text` is a lowercase hyphenated UUID (8-4-4-4-12 hex), the form of anonymous IDs the
 /// tracker creates; anything else in the cookie is treated as tampered and replaced.
 pub fn is_uuid(text: &str) -> bool {

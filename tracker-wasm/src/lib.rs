@@ -8,6 +8,7 @@
 //! Size matters here (every shop page loads it), so events are plain JS objects built with
 //! `Reflect` and serialised by the browser's `JSON.stringify`; no serde in this crate.
 
+mod click;
 mod commands;
 mod delivery;
 mod events;
@@ -56,7 +57,12 @@ impl Settings {
 #[wasm_bindgen]
 pub fn start(config: JsValue, queue: JsValue, load_widgets: JsValue) {
     let settings = Settings::from_js(&config);
-    delivery::init(settings);
+    // Before the page view, so the view is sent from a URL without the token.
+    let click_token = click::take_from_address_bar();
+    delivery::init(settings.clone());
+    if let Some(token) = click_token {
+        click::redeem(&settings, &identity::anonymous_id(), token);
+    }
     delivery::listen_for_page_hide();
     commands::page(&JsValue::UNDEFINED);
     if let Ok(queue) = queue.dyn_into::<Array>() {

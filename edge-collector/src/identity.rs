@@ -1,0 +1,178 @@
+//! Keeping the identity graph current: every request's identifiers are resolved into profiles
+//! at once (one read, at most one write batch per request), with the rules of
+//! `engine::identity`.
+
+use std::collections::BTreeSet;
+
+use engine::identity::{apply, resolve, IdKind, Identifier, Known, Plan};
+use protocol::batch::Checked;
+use protocol::event::ValidEvent;
+use protocol::ids::is_uuid;
+use serde::Deserialize;
+use serde_json::Value;
+use worker::{wasm_bindgen::JsValue, D1Database, D1PreparedStatement, Result};
+
+/// What the graph knows about a request's identifiers, plus the customer IDs of the profiles
+/// they belong to (the engine needs those to avoid merging two customers).
+const LOAD_KNOWN: &str = "WITH wanted AS ( \
+      SELECT json_extract(value, '$.kind') AS kind, json_extract(value, '$.value') AS value FROM json_each(?2)), \
+    hit AS ( \
+      SELECT i.profile_id FROM identities i JOIN wanted w ON i.kind = w.kind AND i.value = w.value \
+      WHERE i.site_id = ?1) \
+  SELECT i.kind, i.value, i.profile_id, p.created_at_ms \
+  FROM identities i JOIN profiles p ON p.site_id = i.site_id AND p.profile_id = i.profile_id \
+  WHERE i.site_id = ?1 AND ( \
+    EXISTS (SELECT 1 FROM wanted w WHERE w.kind = i.kind AND w.value = i.value) \
+    OR (i.kind = 'user' AND i.profile_id IN (SELECT profile_id FROM hit)))";
+
+const CREATE_PROFILE: &str =
+    "INSERT OR IGNORE INTO profiles (site_id, profile_id, created_at_ms) VALUES (?1, ?2, ?3)";
+const MERGE_IDENTITIES: &str = "UPDATE identities SET profile_id = ?2 \
+    WHERE site_id = ?1 AND profile_id IN (SELECT value FROM json_each(?3))";
+const MERGE_PROFILES: &str = "UPDATE profiles SET merged_into = ?2 \
+    WHERE site_id = ?1 AND (profile_id IN (SELECT value FROM json_each(?3)) \
+      OR merged_into IN (SELECT value FROM json_each(?3)))";
+const LINK: &str = "INSERT INTO identities (site_id, kind, value, profile_id, linked_at_ms) \
+  SELECT ?1, json_extract(value, '$.kind'), json_extract(value, '$.value'), ?2, ?3 FROM json_each(?4) WHERE true \
+  ON CONFLICT (site_id, kind, value) DO UPDATE SET profile_id = excluded.profile_id, linked_at_ms = excluded.linked_at_ms";
+
+#[derive(Deserialize)]
+struct KnownRow {
+    kind: IdKind,
+    value: String,
+    profile_id: String,
+    created_at_ms: f64,
+}
+
+/// The identifiers one event shows together.
+pub fn sighting(event: &ValidEvent) -> Vec<Identifier> {
+    let mut ids = BTreeSet::new();
+    let mut add = |kind, raw: Option<&str>| {
+        if let Some(id) = raw.and_then(|r| Identifier::new(kind, r)) {
+            ids.insert(id);
+        }
+    };
+    add(IdKind::Anonymous, event.anonymous_id.as_deref());
+    add(IdKind::User, event.user_id.as_deref());
+    if let Ok(Value::Object(traits)) = serde_json::from_str::<Value>(&event.traits) {
+        add(IdKind::Email, traits.get("email").and_then(Value::as_str));
+        add(IdKind::Phone, traits.get("phone").and_then(Value::as_str));
+    }
+    // Segment's alias: `previousId` is the identity being joined to `userId`.
+    if event.kind == protocol::names::types::ALIAS {
+        let previous = serde_json::from_str::<Value>(&event.raw).ok();
+        let previous = previous
+            .as_ref()
+            .and_then(|v| v.get("previousId"))
+            .and_then(Value::as_str);
+        let kind = if previous.is_some_and(is_uuid) {
+            IdKind::Anonymous
+        } else {
+            IdKind::User
+        };
+        add(kind, previous);
+    }
+    ids.into_iter().collect()
+}
+
+/// The distinct sightings of a request's valid events, in order.
+pub fn sightings(checked: &[Checked]) -> Vec<Vec<Identifier>> {
+    let mut out: Vec<Vec<Identifier>> = Vec::new();
+    for c in checked {
+        if let Checked::Valid(event) = c {
+            let ids = sighting(event);
+            if !ids.is_empty() && !out.contains(&ids) {
+                out.push(ids);
+            }
+        }
+    }
+    out
+}
+
+/// Resolves the sightings into profiles and writes the changes; returns the profile of each.
+pub async fn update(
+    db: &D1Database,
+    site: &str,
+    sightings: &[Vec<Identifier>],
+    now_ms: i64,
+) -> Result<Vec<String>> {
+    if sightings.is_empty() {
+        return Ok(Vec::new());
+    }
+    let wanted: BTreeSet<&Identifier> = sightings.iter().flatten().collect();
+    let wanted =
+        serde_json::to_string(&wanted).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let site_param = JsValue::from(site);
+    let rows: Vec<KnownRow> = db
+        .prepare(LOAD_KNOWN)
+        .bind(&[site_param.clone(), JsValue::from(wanted)])?
+        .all()
+        .await?
+        .results()?;
+    let mut known: Vec<Known> = rows
+        .into_iter()
+        .map(|r| Known {
+            identifier: Identifier {
+                kind: r.kind,
+                value: r.value,
+            },
+            profile_id: r.profile_id,
+            profile_created_ms: r.created_at_ms as i64,
+        })
+        .collect();
+
+    let mut statements = Vec::new();
+    let mut profiles = Vec::new();
+    for seen in sightings {
+        let plan = resolve(seen, &known, &crate::ids::random("p-"));
+        apply(&mut known, &plan, now_ms);
+        statements.extend(write(db, &site_param, &plan, now_ms)?);
+        profiles.push(plan.profile_id);
+    }
+    if !statements.is_empty() {
+        // One batch is one transaction: a merge happens whole or not at all.
+        db.batch(statements).await?;
+    }
+    Ok(profiles)
+}
+
+fn write(
+    db: &D1Database,
+    site: &JsValue,
+    plan: &Plan,
+    now_ms: i64,
+) -> Result<Vec<D1PreparedStatement>> {
+    let profile = JsValue::from(plan.profile_id.as_str());
+    let now = JsValue::from_f64(now_ms as f64);
+    let mut out = Vec::new();
+    if plan.create_profile {
+        out.push(
+            db.prepare(CREATE_PROFILE)
+                .bind(&[site.clone(), profile.clone(), now.clone()])?,
+        );
+    }
+    if !plan.merge_from.is_empty() {
+        let merged = json(&plan.merge_from);
+        out.push(db.prepare(MERGE_IDENTITIES).bind(&[
+            site.clone(),
+            profile.clone(),
+            merged.clone(),
+        ])?);
+        out.push(
+            db.prepare(MERGE_PROFILES)
+                .bind(&[site.clone(), profile.clone(), merged])?,
+        );
+    }
+    if !plan.link.is_empty() {
+        out.push(
+            db.prepare(LINK)
+                .bind(&[site.clone(), profile, now, json(&plan.link)])?,
+        );
+    }
+    Ok(out)
+}
+
+/// A value as a JSON text parameter.
+fn json<T: serde::Serialize>(value: &T) -> JsValue {
+    JsValue::from(serde_json::to_string(value).unwrap_or_else(|_| "[]".into()))
+}

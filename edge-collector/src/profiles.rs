@@ -1,0 +1,234 @@
+//! Profiles for the shop's admins: look one up, export everything tied to it (GDPR access), or
+//! erase everything tied to it (GDPR erasure).
+//!
+//! - `GET /v1/profiles/{id}` or `GET /v1/profiles?anonymousId=|userId=|email=|phone=`
+//! - `DELETE /v1/profiles/{id}`
+
+use engine::identity::{IdKind, Identifier};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use worker::{wasm_bindgen::JsValue, D1Database, Env, Method, Request, Response, Result};
+
+use crate::{auth, reply};
+
+/// Longest chain of merges followed to find where a profile lives now.
+const MAX_MERGE_HOPS: usize = 16;
+/// Most events one export returns.
+const MAX_EXPORT_EVENTS: usize = 10_000;
+
+const FIND_BY_IDENTIFIER: &str =
+    "SELECT profile_id FROM identities WHERE site_id = ?1 AND kind = ?2 AND value = ?3";
+const FIND_PROFILE: &str = "SELECT profile_id, merged_into, created_at_ms FROM profiles WHERE site_id = ?1 AND profile_id = ?2";
+const IDENTITIES: &str = "SELECT kind, value FROM identities WHERE site_id = ?1 AND profile_id = ?2 ORDER BY kind, value";
+const MERGED_FROM: &str = "SELECT profile_id FROM profiles WHERE site_id = ?1 AND merged_into = ?2";
+/// Every event tied to the profile: by its devices' anonymous IDs or its customer IDs.
+const EVENTS_WHERE: &str = "site_id = ?1 AND (anonymous_id IN (SELECT value FROM json_each(?2)) \
+    OR user_id IN (SELECT value FROM json_each(?3)))";
+
+#[derive(Deserialize)]
+struct ProfileRow {
+    profile_id: String,
+    merged_into: Option<String>,
+    created_at_ms: f64,
+}
+
+#[derive(Deserialize)]
+struct IdentityRow {
+    kind: IdKind,
+    value: String,
+}
+
+#[derive(Deserialize)]
+struct IdRow {
+    profile_id: String,
+}
+
+#[derive(Deserialize)]
+struct RawRow {
+    raw: String,
+}
+
+/// Handles `/v1/profiles...` (admin key).
+pub async fn handle(req: Request, env: &Env, path: &str) -> Result<Response> {
+    let site = match auth::admin(&req, env)? {
+        Ok(site) => site,
+        Err(e) => {
+            let (code, message) = e.describe("as `Authorization: Bearer ADMIN_KEY`");
+            return reply::error(401, code, message);
+        }
+    };
+    let db = env.d1("DB")?;
+    let id = path.trim_start_matches("/v1/profiles").trim_matches('/');
+    let start = if id.is_empty() {
+        by_identifier(&req, &db, &site.id).await?
+    } else {
+        Some(id.to_string())
+    };
+    let Some(start) = start else {
+        return reply::error(404, "profile_not_found", "no profile has that identifier");
+    };
+    let Some(profile) = current(&db, &site.id, &start).await? else {
+        return reply::error(404, "profile_not_found", format!("no profile {start}"));
+    };
+    match req.method() {
+        Method::Get => export(&db, &site.id, &profile).await,
+        Method::Delete if !id.is_empty() => erase(&db, &site.id, &profile).await,
+        _ => reply::error(
+            405,
+            "method_not_allowed",
+            "GET a profile, or DELETE /v1/profiles/{id}",
+        ),
+    }
+}
+
+/// The profile an identifier in the query string belongs to.
+async fn by_identifier(req: &Request, db: &D1Database, site: &str) -> Result<Option<String>> {
+    let url = req.url()?;
+    let lookup = url.query_pairs().find_map(|(k, v)| {
+        let kind = match k.as_ref() {
+            "anonymousId" => IdKind::Anonymous,
+            "userId" => IdKind::User,
+            "email" => IdKind::Email,
+            "phone" => IdKind::Phone,
+            _ => return None,
+        };
+        Identifier::new(kind, &v)
+    });
+    let Some(id) = lookup else { return Ok(None) };
+    let params = [
+        JsValue::from(site),
+        JsValue::from(id.kind.as_str()),
+        JsValue::from(id.value.as_str()),
+    ];
+    let row: Option<IdRow> = db
+        .prepare(FIND_BY_IDENTIFIER)
+        .bind(&params)?
+        .first(None)
+        .await?;
+    Ok(row.map(|r| r.profile_id))
+}
+
+/// Follows merges from `profile_id` to the profile that holds its identities now.
+async fn current(db: &D1Database, site: &str, profile_id: &str) -> Result<Option<ProfileRow>> {
+    let mut id = profile_id.to_string();
+    for _ in 0..MAX_MERGE_HOPS {
+        let params = [JsValue::from(site), JsValue::from(id.as_str())];
+        let Some(row) = db
+            .prepare(FIND_PROFILE)
+            .bind(&params)?
+            .first::<ProfileRow>(None)
+            .await?
+        else {
+            return Ok(None);
+        };
+        match &row.merged_into {
+            Some(next) => id = next.clone(),
+            None => return Ok(Some(row)),
+        }
+    }
+    Ok(None)
+}
+
+/// Identities of a profile, split into anonymous IDs and customer IDs for the event filter.
+async fn identities(
+    db: &D1Database,
+    site: &str,
+    profile: &str,
+) -> Result<(Vec<IdentityRow>, String, String)> {
+    let params = [JsValue::from(site), JsValue::from(profile)];
+    let ids: Vec<IdentityRow> = db
+        .prepare(IDENTITIES)
+        .bind(&params)?
+        .all()
+        .await?
+        .results()?;
+    let values = |kind| {
+        let list: Vec<&str> = ids
+            .iter()
+            .filter(|i| i.kind == kind)
+            .map(|i| i.value.as_str())
+            .collect();
+        serde_json::to_string(&list).unwrap_or_else(|_| "[]".into())
+    };
+    let (anonymous, users) = (values(IdKind::Anonymous), values(IdKind::User));
+    Ok((ids, anonymous, users))
+}
+
+async fn export(db: &D1Database, site: &str, profile: &ProfileRow) -> Result<Response> {
+    let (ids, anonymous, users) = identities(db, site, &profile.profile_id).await?;
+    let params = [
+        JsValue::from(site),
+        JsValue::from(anonymous),
+        JsValue::from(users),
+    ];
+    let sql = format!("SELECT raw FROM events WHERE {EVENTS_WHERE} ORDER BY event_time_ms LIMIT {MAX_EXPORT_EVENTS}");
+    let events: Vec<Value> = db
+        .prepare(sql)
+        .bind(&params)?
+        .all()
+        .await?
+        .results::<RawRow>()?
+        .into_iter()
+        .filter_map(|r| serde_json::from_str(&r.raw).ok())
+        .collect();
+    let merged: Vec<IdRow> = db
+        .prepare(MERGED_FROM)
+        .bind(&[
+            JsValue::from(site),
+            JsValue::from(profile.profile_id.as_str()),
+        ])?
+        .all()
+        .await?
+        .results()?;
+    let identities: Vec<Value> = ids
+        .iter()
+        .map(|i| json!({"kind": i.kind, "value": i.value}))
+        .collect();
+    reply::json(
+        200,
+        &json!({
+            "profileId": profile.profile_id,
+            "createdAt": profile.created_at_ms as i64,
+            "mergedFrom": merged.into_iter().map(|r| r.profile_id).collect::<Vec<_>>(),
+            "identities": identities,
+            "eventCount": events.len(),
+            "events": events,
+        }),
+    )
+}
+
+async fn erase(db: &D1Database, site: &str, profile: &ProfileRow) -> Result<Response> {
+    let (ids, anonymous, users) = identities(db, site, &profile.profile_id).await?;
+    let site_param = JsValue::from(site);
+    let id = JsValue::from(profile.profile_id.as_str());
+    let statements = vec![
+        db.prepare(format!("DELETE FROM events WHERE {EVENTS_WHERE}"))
+            .bind(&[
+                site_param.clone(),
+                JsValue::from(anonymous),
+                JsValue::from(users),
+            ])?,
+        db.prepare("DELETE FROM identities WHERE site_id = ?1 AND profile_id = ?2")
+            .bind(&[site_param.clone(), id.clone()])?,
+        db.prepare(
+            "DELETE FROM profiles WHERE site_id = ?1 AND (profile_id = ?2 OR merged_into = ?2)",
+        )
+        .bind(&[site_param, id])?,
+    ];
+    // One transaction: the erasure happens whole or not at all.
+    let results = db.batch(statements).await?;
+    let changed = |i: usize| {
+        results
+            .get(i)
+            .and_then(|r| r.meta().ok().flatten())
+            .and_then(|m| m.changes)
+            .unwrap_or(0)
+    };
+    reply::json(
+        200,
+        &json!({
+            "success": true, "profileId": profile.profile_id, "identities": ids.len(),
+            "eventsDeleted": changed(0), "profilesDeleted": changed(2),
+        }),
+    )
+}
