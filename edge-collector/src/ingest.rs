@@ -23,10 +23,11 @@ use crate::{body, reply};
 /// other valid event of the batch was a duplicate.
 const INSERT_EVENTS: &str = "INSERT OR IGNORE INTO events \
     (site_id, message_id, type, event, anonymous_id, user_id, timestamp_ms, sent_at_ms, \
-     received_at_ms, event_time_ms, raw) \
+     received_at_ms, event_time_ms, raw, late) \
   SELECT ?1, json_extract(value, '$.m'), json_extract(value, '$.k'), json_extract(value, '$.n'), \
      json_extract(value, '$.a'), json_extract(value, '$.u'), json_extract(value, '$.t'), \
-     json_extract(value, '$.s'), ?2, json_extract(value, '$.c'), json_extract(value, '$.r') \
+     json_extract(value, '$.s'), ?2, json_extract(value, '$.c'), json_extract(value, '$.r'), \
+     json_extract(value, '$.l') \
   FROM json_each(?3) \
   RETURNING message_id";
 
@@ -174,6 +175,7 @@ fn row(e: &ValidEvent, received_ms: i64) -> serde_json::Value {
     json!({
         "m": e.message_id, "k": e.kind, "n": e.name, "a": e.anonymous_id, "u": e.user_id,
         "t": e.timestamp_ms, "s": e.sent_at_ms, "c": e.corrected_time_ms(received_ms), "r": e.raw,
+        "l": i32::from(e.is_late(received_ms)),
     })
 }
 

@@ -10,6 +10,9 @@ use crate::names::{self, types};
 use crate::time::parse_rfc3339_ms;
 use crate::verdict::{RejectReason, Rejection};
 
+/// How long after it happened an event counts as late: 24 hours.
+pub const LATE_AFTER_MS: i64 = 24 * 3600 * 1000;
+
 /// An event that passed validation, with the columns the collector indexes and the raw text.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidEvent {
@@ -38,6 +41,16 @@ pub struct ValidEvent {
 }
 
 impl ValidEvent {
+    /// Whether the event arrives more than [`LATE_AFTER_MS`] after it happened (an offline queue
+    /// replayed, or a batch resent days later): stored, and marked so reports can tell.
+    pub fn is_late(&self, received_ms: i64) -> bool {
+        received_ms - self.corrected_time_ms(received_ms) > LATE_AFTER_MS
+            || self.sent_at_ms.is_some_and(|sent| {
+                self.timestamp_ms
+                    .is_some_and(|ts| sent - ts > LATE_AFTER_MS)
+            })
+    }
+
     /// Event time corrected for the client's clock skew: `received − (sentAt − timestamp)`.
     /// Falls back to the receive time when the client sent no usable times.
     pub fn corrected_time_ms(&self, received_ms: i64) -> i64 {
@@ -147,6 +160,7 @@ pub fn validate_event(raw: &str, batch_sent_at_ms: Option<i64>) -> Result<ValidE
             check_ecommerce(name, properties)?;
         }
     }
+    check_consent(context)?;
 
     Ok(ValidEvent {
         message_id,
@@ -161,6 +175,23 @@ pub fn validate_event(raw: &str, batch_sent_at_ms: Option<i64>) -> Result<ValidE
         context: json_text(context),
         raw: raw.to_string(),
     })
+}
+
+/// Events captured without consent to tracking are refused whole: stored nowhere, linked to no
+/// profile. Events that say nothing about consent are the site's responsibility (server events,
+/// sites without a consent banner).
+fn check_consent(context: Option<&Map<String, Value>>) -> Result<(), Rejection> {
+    let state = context
+        .and_then(|c| c.get(names::CONSENT))
+        .and_then(|c| c.get(names::CONSENT_TRACKING))
+        .and_then(Value::as_str);
+    match state {
+        Some(s @ ("denied" | "pending")) => Err(reject(
+            RejectReason::ConsentDenied,
+            format!("captured with tracking consent {s:?}: not stored"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Required properties of the ecommerce events the engine learns from.
@@ -316,6 +347,26 @@ mod tests {
     }
 
     #[test]
+    fn late_events_are_marked() {
+        let at = |ts: &str, sent: &str| {
+            check(&format!(
+                r#"{{"type":"page","anonymousId":"a","timestamp":"{ts}","sentAt":"{sent}"}}"#
+            ))
+            .unwrap()
+        };
+        let received = parse_rfc3339_ms("2026-11-23T12:00:00Z").unwrap();
+        assert!(!at("2026-11-23T11:59:00Z", "2026-11-23T11:59:01Z").is_late(received));
+        // Captured two days ago, sent now (an offline queue): late.
+        assert!(at("2026-11-21T12:00:00Z", "2026-11-23T11:59:59Z").is_late(received));
+        // A client clock two days behind, but sent right after capture: not late.
+        assert!(!at("2026-11-21T12:00:00Z", "2026-11-21T12:00:01Z").is_late(received));
+        let granted = check(
+            r#"{"type":"page","anonymousId":"a","context":{"consent":{"tracking":"granted"}}}"#,
+        );
+        assert!(granted.is_ok());
+    }
+
+    #[test]
     fn derived_ids_are_stable_per_bytes() {
         let a = check(r#"{"type":"page","anonymousId":"x"}"#).unwrap();
         let b = check(r#"{"type":"page","anonymousId":"x"}"#).unwrap();
@@ -370,6 +421,14 @@ mod tests {
             ),
             (&big, EventTooLarge),
             (&deep, TooDeep),
+            (
+                r#"{"type":"page","anonymousId":"a","context":{"consent":{"tracking":"denied"}}}"#,
+                ConsentDenied,
+            ),
+            (
+                r#"{"type":"page","anonymousId":"a","context":{"consent":{"tracking":"pending"}}}"#,
+                ConsentDenied,
+            ),
         ];
         for (raw, want) in cases {
             assert_eq!(check(raw).map(|e| e.message_id), Err(*want), "{raw:.80}");

@@ -28,6 +28,10 @@ pub const WRITE_KEY: &str = "writeKey";
 pub const SEQUENCE: &str = "seq";
 /// Name of the event library in `context.library`.
 pub const LIBRARY: &str = "library";
+/// Consent state in `context.consent`: `{"tracking": "granted" | "denied" | "pending"}`.
+pub const CONSENT: &str = "consent";
+/// Purpose key inside `context.consent` that covers tracking.
+pub const CONSENT_TRACKING: &str = "tracking";
 /// Page details in `context.page`.
 pub const PAGE: &str = "page";
 

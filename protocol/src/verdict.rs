@@ -34,6 +34,9 @@ pub enum RejectReason {
     MissingProducts,
     /// An order event has no `properties.order_id`.
     MissingOrderId,
+    /// The event was captured while the visitor had refused (or not yet given) consent to
+    /// tracking (`context.consent.tracking` is `denied` or `pending`): it is not stored.
+    ConsentDenied,
 }
 
 impl RejectReason {
@@ -53,6 +56,7 @@ impl RejectReason {
             Self::MissingProductId => "missing_product_id",
             Self::MissingProducts => "missing_products",
             Self::MissingOrderId => "missing_order_id",
+            Self::ConsentDenied => "consent_denied",
         }
     }
 }

@@ -99,3 +99,23 @@ test('unknown endpoints and methods answer with JSON errors', async () => {
   const get = await fetch(`${BASE}/v1/batch`);
   assert.equal(get.status, 405);
 });
+
+test('corrected event time and late marks: an event queued offline for two days is stored and marked late', async () => {
+  const now = Date.now();
+  const day = 24 * 3600 * 1000;
+  const [fresh, queued] = [uniqueId('fresh'), uniqueId('queued')];
+  // The client clock runs an hour fast: timestamps and sentAt both carry the offset.
+  const skew = 3600 * 1000;
+  const iso = (ms) => new Date(ms).toISOString();
+  const { body } = await postBatch({ writeKey: WRITE_KEY, sentAt: iso(now + skew), batch: [
+    { ...page(uniqueId('visitor'), fresh), timestamp: iso(now + skew - 5000) },
+    { ...page(uniqueId('visitor'), queued), timestamp: iso(now + skew - 2 * day) },
+  ] });
+  assert.equal(body.accepted, 2);
+  const rows = Object.fromEntries(d1('SELECT message_id, event_time_ms, received_at_ms, late FROM events WHERE message_id IN (?, ?)', fresh, queued).map((r) => [r.message_id, r]));
+  const offset = (r) => r.received_at_ms - r.event_time_ms;
+  assert.ok(Math.abs(offset(rows[fresh]) - 5000) < 2000, `clock skew removed: ${offset(rows[fresh])}`);
+  assert.ok(Math.abs(offset(rows[queued]) - 2 * day) < 2000);
+  assert.equal(rows[fresh].late, 0);
+  assert.equal(rows[queued].late, 1);
+});

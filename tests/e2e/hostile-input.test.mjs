@@ -59,6 +59,7 @@ const cases = [
   { name: 'script injection in properties', body: batchOf(event({ properties: { name: SCRIPT } })), status: 200, reason: 'accepted', stored: SCRIPT },
   { name: 'NUL and control characters in strings', body: batchOf(event({ properties: { s: 'a\u0000b\u0007c\u2028' } })), status: 200, reason: 'accepted', stored: 'a\u0000b\u0007c\u2028' },
   { name: 'unknown top-level fields are kept', body: batchOf(event({ futureField: { nested: true } })), status: 200, reason: 'accepted', stored: 'futureField' },
+  { name: 'captured without tracking consent', body: batchOf(event({ context: { consent: { tracking: 'denied' } } })), status: 200, reason: 'consent_denied' },
   { name: 'timestamp ten years in the future', body: batchOf(event({ timestamp: '2036-11-23T10:00:00Z' })), status: 200, reason: 'accepted' },
   { name: 'timestamp in 1970', body: batchOf(event({ timestamp: '1970-01-01T00:00:00Z' })), status: 200, reason: 'accepted' },
   { name: 'gzip body (as Segment clients may send)', body: gzipSync(Buffer.from(batchOf(event()))), headers: { 'content-encoding': 'gzip' }, status: 200, reason: 'accepted' },
