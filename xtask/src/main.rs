@@ -11,6 +11,7 @@
 
 mod build;
 mod http;
+mod kill_test;
 mod server;
 mod size;
 mod tools;
@@ -32,6 +33,13 @@ fn main() -> ExitCode {
         "demo" => demo(flags),
         "test" => test(),
         "e2e" => tools::ensure(true).and_then(|t| build::all(&t).and_then(|()| e2e(&t))),
+        "kill-test" => {
+            let events = flag_value(flags, "--events")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(100_000);
+            tools::ensure(false)
+                .and_then(|t| build::all(&t).and_then(|()| kill_test::run(&t, events)))
+        }
         "size" => tools::ensure(false)
             .and_then(|t| build::sdk(&t))
             .and_then(|_| size::report(flags)),
@@ -144,6 +152,10 @@ fn test() -> Result {
     step("end-to-end tests (Playwright + wrangler dev)", &mut || {
         e2e(&tools)
     })?;
+    step(
+        "kill test: 100,000 events, workerd SIGKILLed 3 times",
+        &mut || kill_test::run(&tools, 100_000),
+    )?;
     eprintln!("\nstep timings:");
     for (name, took) in &steps {
         eprintln!("  {name:<48} {:>6.1} s", took.as_secs_f64());

@@ -166,6 +166,19 @@ impl Collector {
         Ok(())
     }
 
+    /// Kills wrangler and workerd with SIGKILL, as a crash or an OOM kill would: no shutdown.
+    pub fn crash(mut self) {
+        if let Some(mut child) = self.child.take() {
+            let group = -(child.id() as i32);
+            unsafe { libc::kill(group, libc::SIGKILL) };
+            let _ = child.wait();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline && group_alive(group) {
+                sleep(Duration::from_millis(50));
+            }
+        }
+    }
+
     fn kill_group(&mut self) {
         let Some(mut child) = self.child.take() else {
             return;
