@@ -1,13 +1,18 @@
-//! Which site a request acts for: the public write key (browser and Segment clients) or the
-//! admin key (feed import and other admin endpoints).
+//! Which site a request acts for, and with what trust: the public write key (browsers and
+//! Segment clients), the secret server key (the shop's backend) or the admin key.
 
-use protocol::auth::{basic_auth_user, bearer_token, same_secret};
+use protocol::auth::{basic_auth_user, bearer_token, decode_base64, same_secret};
+use protocol::event::Sender;
 use worker::{Env, Request};
+
+type Result<T, E = worker::Error> = std::result::Result<T, E>;
 
 /// The site a request acts for, once its key checked out.
 pub struct Site {
     /// Site ID used in every stored row.
     pub id: String,
+    /// Which key was used: decides how events may identify people.
+    pub sender: Sender,
 }
 
 /// Why a request was not authorised (HTTP 401).
@@ -35,37 +40,59 @@ fn setting(env: &Env, name: &str) -> Result<String> {
     Ok(env.var(name)?.to_string())
 }
 
-fn check(env: &Env, key: Option<String>, setting_name: &str) -> Result<Result<Site, AuthError>> {
-    let Some(key) = key else {
-        return Ok(Err(AuthError::Missing));
-    };
-    if same_secret(&key, &setting(env, setting_name)?) {
-        Ok(Ok(Site {
-            id: setting(env, "SITE_ID")?,
-        }))
-    } else {
-        Ok(Err(AuthError::Invalid))
+/// The password of an HTTP Basic header (Yespo's API sends its key there).
+fn basic_auth_password(header: &str) -> Option<String> {
+    let (scheme, encoded) = header.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
     }
+    let decoded = String::from_utf8(decode_base64(encoded.trim())?).ok()?;
+    let (_, password) = decoded.split_once(':')?;
+    (!password.is_empty()).then(|| password.to_string())
 }
 
-type Result<T, E = worker::Error> = std::result::Result<T, E>;
-
-/// Checks the site's write key: HTTP Basic user name (Segment) or the body's `writeKey`.
+/// Checks an ingestion request's key: the secret server key (as Bearer token, or as Basic user
+/// name or password), or the public write key (Basic user name, or `writeKey` in the body).
 pub fn writer(req: &Request, env: &Env, body_key: Option<&str>) -> Result<Result<Site, AuthError>> {
-    let header = req.headers().get("authorization")?;
-    let key = header
-        .as_deref()
-        .and_then(basic_auth_user)
-        .or_else(|| body_key.filter(|k| !k.is_empty()).map(Into::into));
-    check(env, key, "WRITE_KEY")
+    let header = req.headers().get("authorization")?.unwrap_or_default();
+    let candidates: Vec<String> = [
+        bearer_token(&header).map(str::to_string),
+        basic_auth_user(&header),
+        basic_auth_password(&header),
+        body_key.filter(|k| !k.is_empty()).map(str::to_string),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if candidates.is_empty() {
+        return Ok(Err(AuthError::Missing));
+    }
+    let (server_key, write_key) = (setting(env, "SERVER_KEY")?, setting(env, "WRITE_KEY")?);
+    let sender = if candidates.iter().any(|k| same_secret(k, &server_key)) {
+        Sender::Server
+    } else if candidates.iter().any(|k| same_secret(k, &write_key)) {
+        Sender::Browser
+    } else {
+        return Ok(Err(AuthError::Invalid));
+    };
+    Ok(Ok(Site {
+        id: setting(env, "SITE_ID")?,
+        sender,
+    }))
 }
 
 /// Checks the admin key, sent as `Authorization: Bearer KEY`.
 pub fn admin(req: &Request, env: &Env) -> Result<Result<Site, AuthError>> {
     let header = req.headers().get("authorization")?;
-    check(
-        env,
-        header.as_deref().and_then(bearer_token).map(Into::into),
-        "ADMIN_KEY",
-    )
+    let Some(key) = header.as_deref().and_then(bearer_token) else {
+        return Ok(Err(AuthError::Missing));
+    };
+    if same_secret(key, &setting(env, "ADMIN_KEY")?) {
+        Ok(Ok(Site {
+            id: setting(env, "SITE_ID")?,
+            sender: Sender::Server,
+        }))
+    } else {
+        Ok(Err(AuthError::Invalid))
+    }
 }

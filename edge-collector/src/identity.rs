@@ -54,9 +54,18 @@ pub fn sighting(event: &ValidEvent) -> Vec<Identifier> {
     };
     add(IdKind::Anonymous, event.anonymous_id.as_deref());
     add(IdKind::User, event.user_id.as_deref());
-    if let Ok(Value::Object(traits)) = serde_json::from_str::<Value>(&event.traits) {
-        add(IdKind::Email, traits.get("email").and_then(Value::as_str));
-        add(IdKind::Phone, traits.get("phone").and_then(Value::as_str));
+    // Contact keys in `traits` (identify) or `context.traits` (Segment's place on other events).
+    let traits = serde_json::from_str::<Value>(&event.traits).ok();
+    let context = serde_json::from_str::<Value>(&event.context).ok();
+    for source in [
+        traits.as_ref(),
+        context.as_ref().and_then(|c| c.get("traits")),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        add(IdKind::Email, source.get("email").and_then(Value::as_str));
+        add(IdKind::Phone, source.get("phone").and_then(Value::as_str));
     }
     // Segment's alias: `previousId` is the identity being joined to `userId`.
     if event.kind == protocol::names::types::ALIAS {

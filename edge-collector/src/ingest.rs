@@ -5,17 +5,18 @@
 use std::collections::HashSet;
 
 use protocol::batch::{parse_batch, parse_single, BatchError, Checked};
-use protocol::event::{message_id_of, validate_event, ValidEvent};
+use protocol::event::{message_id_of, validate_event, Sender, ValidEvent};
 use protocol::ids::{is_uuid, VISITOR_COOKIE, VISITOR_COOKIE_MAX_AGE};
 use protocol::limits::{MAX_BATCH_BYTES, MAX_EVENT_BYTES};
 use protocol::verdict::{BatchVerdict, EventVerdict, Status};
+use protocol::yespo;
 use serde::Deserialize;
 use serde_json::json;
 use worker::{wasm_bindgen::JsValue, Date, Env, Request, Response, Result};
 
 use crate::auth::{self, Site};
 use crate::cors::Caller;
-use crate::{body, reply};
+use crate::{body, identity, reply};
 
 /// One statement per batch: the events travel as one bound JSON parameter (local D1 allows at
 /// most 100 bound parameters, and one round trip per event would cap ingest far lower; see
@@ -23,11 +24,11 @@ use crate::{body, reply};
 /// other valid event of the batch was a duplicate.
 const INSERT_EVENTS: &str = "INSERT OR IGNORE INTO events \
     (site_id, message_id, type, event, anonymous_id, user_id, timestamp_ms, sent_at_ms, \
-     received_at_ms, event_time_ms, raw, late) \
+     received_at_ms, event_time_ms, raw, late, profile_id) \
   SELECT ?1, json_extract(value, '$.m'), json_extract(value, '$.k'), json_extract(value, '$.n'), \
      json_extract(value, '$.a'), json_extract(value, '$.u'), json_extract(value, '$.t'), \
      json_extract(value, '$.s'), ?2, json_extract(value, '$.c'), json_extract(value, '$.r'), \
-     json_extract(value, '$.l') \
+     json_extract(value, '$.l'), json_extract(value, '$.p') \
   FROM json_each(?3) \
   RETURNING message_id";
 
@@ -52,7 +53,7 @@ pub async fn batch(mut req: Request, env: &Env, caller: &Caller) -> Result<Respo
         Ok(site) => site,
         Err(e) => return unauthorised(&e),
     };
-    store(&req, env, caller, &site, batch.validate()).await
+    store(&req, env, caller, &site, batch.validate(site.sender)).await
 }
 
 /// Handles a single-event endpoint; `kind` comes from the path.
@@ -74,7 +75,7 @@ pub async fn single(
         Ok(site) => site,
         Err(e) => return unauthorised(&e),
     };
-    let checked = match validate_event(&single.raw, None) {
+    let checked = match validate_event(&single.raw, None, site.sender) {
         Ok(event) => Checked::Valid(event),
         Err(rejection) => Checked::Rejected(message_id_of(&single.raw), rejection),
     };
@@ -91,17 +92,28 @@ async fn store(
     checked: Vec<Checked>,
 ) -> Result<Response> {
     let received_ms = Date::now().as_millis() as i64;
+    let db = env.d1("DB")?;
+    // Identities first, so every stored event carries the profile it belongs to.
+    let sightings = identity::sightings(&checked);
+    let profiles = identity::update(&db, &site.id, &sightings, received_ms).await?;
+    let profile_of = |e: &ValidEvent| {
+        let seen = identity::sighting(e);
+        sightings
+            .iter()
+            .position(|s| *s == seen)
+            .and_then(|i| profiles.get(i))
+            .cloned()
+    };
     let rows: Vec<serde_json::Value> = checked
         .iter()
         .filter_map(|c| match c {
-            Checked::Valid(e) => Some(row(e, received_ms)),
+            Checked::Valid(e) => Some(row(e, received_ms, profile_of(e))),
             _ => None,
         })
         .collect();
 
     let mut stored = HashSet::new();
     if !rows.is_empty() {
-        let db = env.d1("DB")?;
         let params = [
             JsValue::from(site.id.as_str()),
             JsValue::from_f64(received_ms as f64),
@@ -113,14 +125,6 @@ async fn store(
         }
     }
 
-    let db = env.d1("DB")?;
-    crate::identity::update(
-        &db,
-        &site.id,
-        &crate::identity::sightings(&checked),
-        received_ms,
-    )
-    .await?;
     let visitor = single_visitor(&checked);
     let verdicts = checked
         .into_iter()
@@ -171,11 +175,11 @@ fn set_visitor_cookie(req: &Request, resp: &Response, visitor: &str) -> Result<(
 }
 
 /// The compact row shape `INSERT_EVENTS` reads with `json_extract`.
-fn row(e: &ValidEvent, received_ms: i64) -> serde_json::Value {
+fn row(e: &ValidEvent, received_ms: i64, profile: Option<String>) -> serde_json::Value {
     json!({
         "m": e.message_id, "k": e.kind, "n": e.name, "a": e.anonymous_id, "u": e.user_id,
         "t": e.timestamp_ms, "s": e.sent_at_ms, "c": e.corrected_time_ms(received_ms), "r": e.raw,
-        "l": i32::from(e.is_late(received_ms)),
+        "l": i32::from(e.is_late(received_ms)), "p": profile,
     })
 }
 
@@ -186,4 +190,47 @@ fn refuse(e: &BatchError) -> Result<Response> {
 fn unauthorised(e: &auth::AuthError) -> Result<Response> {
     let (code, message) = e.describe(KEY_HOW);
     reply::error(401, code, message)
+}
+
+/// Handles `POST /api/v2/event`: Yespo's "generate event" body (one event or a list), sent by a
+/// backend with the server key (Yespo puts its API key in the Basic auth password).
+pub async fn yespo(mut req: Request, env: &Env, caller: &Caller) -> Result<Response> {
+    let body = match body::read(&mut req, MAX_BATCH_BYTES).await? {
+        Ok(body) => body,
+        Err(e) => return refuse(&e),
+    };
+    let site = match auth::writer(&req, env, None)? {
+        Ok(site) if site.sender == Sender::Server => site,
+        Ok(_) => {
+            let message = "Yespo-format events come from backends: use the server key, not the public write key";
+            return reply::error(403, "server_key_required", message);
+        }
+        Err(e) => return unauthorised(&e),
+    };
+    let parsed = std::str::from_utf8(&body)
+        .map_err(|_| BatchError::InvalidUtf8)
+        .and_then(|text| {
+            serde_json::from_str(text).map_err(|e| BatchError::MalformedJson(e.to_string()))
+        });
+    let events = match parsed.map(yespo::events_of) {
+        Ok(Ok(events)) => events,
+        Ok(Err(message)) => return reply::error(400, "invalid_field", message),
+        Err(e) => return refuse(&e),
+    };
+    let mut seen = HashSet::new();
+    let checked = events
+        .iter()
+        .map(|event| {
+            match yespo::to_segment(event)
+                .and_then(|raw| validate_event(&raw, None, Sender::Server))
+            {
+                Ok(valid) if !seen.insert(valid.message_id.clone()) => {
+                    Checked::RepeatInBatch(valid.message_id)
+                }
+                Ok(valid) => Checked::Valid(valid),
+                Err(rejection) => Checked::Rejected(None, rejection),
+            }
+        })
+        .collect();
+    store(&req, env, caller, &site, checked).await
 }

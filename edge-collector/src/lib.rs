@@ -4,6 +4,7 @@
 //! - `POST /v1/batch`: Segment-compatible ingestion with a verdict per event.
 //! - `POST /v1/track|page|identify|screen|group|alias`: Segment's single-event endpoints.
 //! - `GET /v1/recommendations`: a recommendation block for a placement.
+//! - `POST /api/v2/event`: Yespo's "generate event" body, from backends (server key).
 //! - `POST /v1/click-token`: a visitor arrived through an email/SMS/push link (signed token).
 //! - `POST /v1/admin/catalogue`: product feed import (admin key).
 //! - `POST /v1/admin/click-tokens`: issue a click token for a contact (admin key).
@@ -69,6 +70,7 @@ async fn route(req: Request, env: &Env, path: &str) -> Result<Response> {
                 profiles::handle(req, env, p).await
             }
             (Method::Get, "/v1/health") => reply::json(200, &serde_json::json!({"ok": true})),
+            (Method::Post, "/api/v2/event") => ingest::yespo(req, env, &Caller::Server).await,
             (_, "/v1/admin/catalogue" | "/v1/admin/click-tokens") => method_not_allowed(),
             _ => reply::error(404, "not_found", "no such endpoint"),
         };

@@ -21,9 +21,9 @@ const FIND_BY_IDENTIFIER: &str =
 const FIND_PROFILE: &str = "SELECT profile_id, merged_into, created_at_ms FROM profiles WHERE site_id = ?1 AND profile_id = ?2";
 const IDENTITIES: &str = "SELECT kind, value FROM identities WHERE site_id = ?1 AND profile_id = ?2 ORDER BY kind, value";
 const MERGED_FROM: &str = "SELECT profile_id FROM profiles WHERE site_id = ?1 AND merged_into = ?2";
-/// Every event tied to the profile: by its devices' anonymous IDs or its customer IDs.
-const EVENTS_WHERE: &str = "site_id = ?1 AND (anonymous_id IN (SELECT value FROM json_each(?2)) \
-    OR user_id IN (SELECT value FROM json_each(?3)))";
+/// Every event tied to the profile: resolved to it, or to a profile merged into it.
+const EVENTS_WHERE: &str = "site_id = ?1 AND profile_id IN (SELECT profile_id FROM profiles \
+    WHERE site_id = ?1 AND (profile_id = ?2 OR merged_into = ?2))";
 
 #[derive(Deserialize)]
 struct ProfileRow {
@@ -129,12 +129,8 @@ async fn current(db: &D1Database, site: &str, profile_id: &str) -> Result<Option
     Ok(None)
 }
 
-/// Identities of a profile, split into anonymous IDs and customer IDs for the event filter.
-async fn identities(
-    db: &D1Database,
-    site: &str,
-    profile: &str,
-) -> Result<(Vec<IdentityRow>, String, String)> {
+/// Identities of a profile.
+async fn identities(db: &D1Database, site: &str, profile: &str) -> Result<Vec<IdentityRow>> {
     let params = [JsValue::from(site), JsValue::from(profile)];
     let ids: Vec<IdentityRow> = db
         .prepare(IDENTITIES)
@@ -142,24 +138,14 @@ async fn identities(
         .all()
         .await?
         .results()?;
-    let values = |kind| {
-        let list: Vec<&str> = ids
-            .iter()
-            .filter(|i| i.kind == kind)
-            .map(|i| i.value.as_str())
-            .collect();
-        serde_json::to_string(&list).unwrap_or_else(|_| "[]".into())
-    };
-    let (anonymous, users) = (values(IdKind::Anonymous), values(IdKind::User));
-    Ok((ids, anonymous, users))
+    Ok(ids)
 }
 
 async fn export(db: &D1Database, site: &str, profile: &ProfileRow) -> Result<Response> {
-    let (ids, anonymous, users) = identities(db, site, &profile.profile_id).await?;
+    let ids = identities(db, site, &profile.profile_id).await?;
     let params = [
         JsValue::from(site),
-        JsValue::from(anonymous),
-        JsValue::from(users),
+        JsValue::from(profile.profile_id.as_str()),
     ];
     let sql = format!("SELECT raw FROM events WHERE {EVENTS_WHERE} ORDER BY event_time_ms LIMIT {MAX_EXPORT_EVENTS}");
     let events: Vec<Value> = db
@@ -198,16 +184,12 @@ async fn export(db: &D1Database, site: &str, profile: &ProfileRow) -> Result<Res
 }
 
 async fn erase(db: &D1Database, site: &str, profile: &ProfileRow) -> Result<Response> {
-    let (ids, anonymous, users) = identities(db, site, &profile.profile_id).await?;
+    let ids = identities(db, site, &profile.profile_id).await?;
     let site_param = JsValue::from(site);
     let id = JsValue::from(profile.profile_id.as_str());
     let statements = vec![
         db.prepare(format!("DELETE FROM events WHERE {EVENTS_WHERE}"))
-            .bind(&[
-                site_param.clone(),
-                JsValue::from(anonymous),
-                JsValue::from(users),
-            ])?,
+            .bind(&[site_param.clone(), id.clone()])?,
         db.prepare("DELETE FROM identities WHERE site_id = ?1 AND profile_id = ?2")
             .bind(&[site_param.clone(), id.clone()])?,
         db.prepare(

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::event::{message_id_of, validate_event, ValidEvent};
+use crate::event::{message_id_of, validate_event, Sender, ValidEvent};
 use crate::limits::{MAX_BATCH_BYTES, MAX_EVENT_BYTES};
 use crate::names;
 use crate::time::parse_rfc3339_ms;
@@ -190,17 +190,19 @@ impl Checked {
 
 impl Batch<'_> {
     /// Validates every event; invalid ones do not affect their valid neighbours.
-    pub fn validate(&self) -> Vec<Checked> {
+    pub fn validate(&self, sender: Sender) -> Vec<Checked> {
         let mut seen = BTreeSet::new();
         self.events
             .iter()
-            .map(|raw| match validate_event(raw.get(), self.sent_at_ms) {
-                Ok(event) if !seen.insert(event.message_id.clone()) => {
-                    Checked::RepeatInBatch(event.message_id)
-                }
-                Ok(event) => Checked::Valid(event),
-                Err(rejection) => Checked::Rejected(message_id_of(raw.get()), rejection),
-            })
+            .map(
+                |raw| match validate_event(raw.get(), self.sent_at_ms, sender) {
+                    Ok(event) if !seen.insert(event.message_id.clone()) => {
+                        Checked::RepeatInBatch(event.message_id)
+                    }
+                    Ok(event) => Checked::Valid(event),
+                    Err(rejection) => Checked::Rejected(message_id_of(raw.get()), rejection),
+                },
+            )
             .collect()
     }
 }
@@ -232,7 +234,10 @@ mod tests {
         // Deep nesting inside one event rejects that event only (see the event tests).
         let deep = format!("{{\"batch\":[{}{}]}}", "[".repeat(300), "]".repeat(300));
         let batch = parse_batch(deep.as_bytes()).unwrap();
-        assert!(matches!(batch.validate()[0], Checked::Rejected(..)));
+        assert!(matches!(
+            batch.validate(Sender::Browser)[0],
+            Checked::Rejected(..)
+        ));
         let huge = alloc::vec![b' '; MAX_BATCH_BYTES + 1];
         assert_eq!(parse_batch(&huge).unwrap_err().status(), 413);
     }
@@ -245,7 +250,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(single.write_key.as_deref(), Some("k"));
-        let event = validate_event(&single.raw, None).unwrap();
+        let event = validate_event(&single.raw, None, Sender::Browser).unwrap();
         assert_eq!(
             (event.kind, event.name.as_deref()),
             ("track", Some("Signed Up"))
@@ -277,7 +282,7 @@ mod tests {
         ]}"#;
         let batch = parse_batch(body).unwrap();
         assert_eq!(batch.write_key.as_deref(), Some("k"));
-        let checked = batch.validate();
+        let checked = batch.validate(Sender::Browser);
         let kinds: Vec<&str> = checked
             .iter()
             .map(|c| match c {

@@ -68,6 +68,31 @@ fn reject(reason: RejectReason, detail: impl Into<String>) -> Rejection {
     }
 }
 
+/// Who sent an event, which decides how it may identify the person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sender {
+    /// Sent with the public write key (browsers, Segment clients): `userId` or `anonymousId`.
+    Browser,
+    /// Sent with the secret server key (the shop's backend, point-of-sale, call centre): may also
+    /// identify the contact by email or phone alone.
+    Server,
+}
+
+/// Whether the event names a contact by email or phone, in `traits` or `context.traits`.
+fn has_contact_key(obj: &Map<String, Value>) -> bool {
+    let in_traits = |traits: Option<&Value>| {
+        traits.is_some_and(|t| {
+            ["email", "phone"].iter().any(|k| {
+                t.get(k)
+                    .and_then(Value::as_str)
+                    .is_some_and(|v| !v.trim().is_empty())
+            })
+        })
+    };
+    in_traits(obj.get(names::TRAITS))
+        || in_traits(obj.get(names::CONTEXT).and_then(|c| c.get(names::TRAITS)))
+}
+
 /// The `messageId` of a raw event, if it has a string one (used to label rejections).
 pub fn message_id_of(raw: &str) -> Option<String> {
     let value: Value = serde_json::from_str(raw).ok()?;
@@ -79,7 +104,11 @@ pub fn message_id_of(raw: &str) -> Option<String> {
 
 /// Validates one event of a batch. `batch_sent_at_ms` is the batch's `sentAt`, used when the
 /// event has none of its own.
-pub fn validate_event(raw: &str, batch_sent_at_ms: Option<i64>) -> Result<ValidEvent, Rejection> {
+pub fn validate_event(
+    raw: &str,
+    batch_sent_at_ms: Option<i64>,
+    sender: Sender,
+) -> Result<ValidEvent, Rejection> {
     if raw.len() > MAX_EVENT_BYTES {
         return Err(reject(
             RejectReason::EventTooLarge,
@@ -128,11 +157,15 @@ pub fn validate_event(raw: &str, batch_sent_at_ms: Option<i64>) -> Result<ValidE
     };
     let anonymous_id = optional_id(&obj, names::ANONYMOUS_ID)?;
     let user_id = optional_id(&obj, names::USER_ID)?;
-    if anonymous_id.is_none() && user_id.is_none() {
-        return Err(reject(
-            RejectReason::MissingIdentity,
-            "either `userId` or `anonymousId` must be a non-empty string",
-        ));
+    if anonymous_id.is_none()
+        && user_id.is_none()
+        && !(sender == Sender::Server && has_contact_key(&obj))
+    {
+        let message = match sender {
+            Sender::Browser => "either `userId` or `anonymousId` must be a non-empty string",
+            Sender::Server => "one of `userId`, `anonymousId`, `traits.email`, `traits.phone` (or in `context.traits`) is required",
+        };
+        return Err(reject(RejectReason::MissingIdentity, message));
     }
 
     let name = match kind {
@@ -319,7 +352,7 @@ mod tests {
     use super::*;
 
     fn check(raw: &str) -> Result<ValidEvent, RejectReason> {
-        validate_event(raw, None).map_err(|r| r.reason)
+        validate_event(raw, None, Sender::Browser).map_err(|r| r.reason)
     }
 
     #[test]
@@ -344,6 +377,21 @@ mod tests {
         let p = check(r#"{"type":"page","userId":42,"name":"Home"}"#).unwrap();
         assert_eq!(p.user_id.as_deref(), Some("42"));
         assert!(p.message_id.starts_with("derived-"));
+    }
+
+    #[test]
+    fn server_events_may_identify_by_email_or_phone() {
+        let by_email = r#"{"type":"track","event":"Order Completed","context":{"traits":{"email":"a@x.io"}},"properties":{"order_id":"1","products":[]}}"#;
+        assert_eq!(
+            check(by_email).map(|e| e.kind),
+            Err(RejectReason::MissingIdentity),
+            "not with the public key"
+        );
+        assert!(validate_event(by_email, None, Sender::Server).is_ok());
+        let by_phone = r#"{"type":"identify","traits":{"phone":"+380441234567"}}"#;
+        assert!(validate_event(by_phone, None, Sender::Server).is_ok());
+        let nobody = r#"{"type":"identify","traits":{"email":"  "}}"#;
+        assert!(validate_event(nobody, None, Sender::Server).is_err());
     }
 
     #[test]

@@ -27,3 +27,5 @@ pub mod click_token;
 pub mod event;
 #[cfg(feature = "validate")]
 pub mod verdict;
+#[cfg(feature = "validate")]
+pub mod yespo;
