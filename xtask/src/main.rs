@@ -86,8 +86,9 @@ fn demo(flags: &[String]) -> Result {
         server.base_url()
     );
     println!(
-        "  write key: {}   admin key: {}",
+        "  write key: {}   server key: {}   admin key: {}",
         server::DEMO_WRITE_KEY,
+        server::DEMO_SERVER_KEY,
         server::DEMO_ADMIN_KEY
     );
     println!("  try: curl -u {}: {}/v1/batch -d '{{\"batch\":[{{\"type\":\"track\",\"event\":\"Hello\",\"anonymousId\":\"me\"}}]}}'", server::DEMO_WRITE_KEY, server.base_url());
