@@ -18,6 +18,8 @@ use crate::Result;
 pub const DEMO_WRITE_KEY: &str = demo_site::DEMO_WRITE_KEY;
 /// The demo site's admin key (also in edge-collector/wrangler.toml and the README).
 pub const DEMO_ADMIN_KEY: &str = "demo-admin-key";
+/// The demo site's server key, for backends (also in edge-collector/wrangler.toml and the README).
+pub const DEMO_SERVER_KEY: &str = "demo-server-key";
 
 /// An origin the end-to-end tests' collector admits besides its own (see tests/e2e).
 pub const TEST_PARTNER_ORIGIN: &str = "http://partner.test";
