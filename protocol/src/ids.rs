@@ -11,6 +11,15 @@ pub const VISITOR_COOKIE_MAX_AGE: &str = "34560000";
 /// URL query parameter that carries a click token in email, SMS and push links.
 pub const CLICK_TOKEN_PARAMETER: &str = "orb_ct";
 
+/// A cookie's value in a `Cookie` header or `document.cookie` string (`a=1; b=2`); `None` when
+/// absent or empty.
+pub fn cookie_value<'a>(cookies: &'a str, name: &str) -> Option<&'a str> {
+    cookies.split(';').find_map(|pair| {
+        let (k, v) = pair.trim().split_once('=')?;
+        (k.trim() == name && !v.is_empty()).then_some(v.trim())
+    })
+}
+
 /// Whether `text` is a lowercase hyphenated UUID (8-4-4-4-12 hex), the form of anonymous IDs the
 /// tracker creates; anything else in the cookie is treated as tampered and replaced.
 pub fn is_uuid(text: &str) -> bool {
@@ -37,6 +46,17 @@ mod tests {
         ] {
             assert!(!is_uuid(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn reads_cookie_values() {
+        let jar = "a=1; orb_aid=abc; orb_aid2=zzz; empty=; spaced = v ";
+        assert_eq!(cookie_value(jar, "orb_aid"), Some("abc"));
+        assert_eq!(cookie_value(jar, "orb_aid2"), Some("zzz"));
+        assert_eq!(cookie_value(jar, "empty"), None);
+        assert_eq!(cookie_value(jar, "spaced"), Some("v"));
+        assert_eq!(cookie_value(jar, "missing"), None);
+        assert_eq!(cookie_value("", "a"), None);
     }
 
     #[test]

@@ -4,21 +4,13 @@ use wasm_bindgen::JsCast;
 use web_sys::HtmlDocument;
 
 use protocol::ids::VISITOR_COOKIE_MAX_AGE;
-use protocol::ids::{is_uuid, VISITOR_COOKIE as COOKIE};
+use protocol::ids::{cookie_value, is_uuid, VISITOR_COOKIE as COOKIE};
 
 fn document() -> Option<HtmlDocument> {
     web_sys::window()?
         .document()?
         .dyn_into::<HtmlDocument>()
         .ok()
-}
-
-/// Reads a cookie's value from a `document.cookie` string.
-pub fn cookie_value<'a>(cookies: &'a str, name: &str) -> Option<&'a str> {
-    cookies.split(';').find_map(|pair| {
-        let (k, v) = pair.trim().split_once('=')?;
-        (k == name && !v.is_empty()).then_some(v)
-    })
 }
 
 /// The visitor's anonymous ID: the cookie's if set and well-formed, otherwise a new random one,
@@ -95,15 +87,6 @@ mod tests {
             assert_eq!(&id[14..15], "4", "version nibble");
             assert!("89ab".contains(&id[19..20]), "variant bits");
         }
-    }
-
-    #[wasm_bindgen_test]
-    fn reads_cookie_values() {
-        let jar = "a=1; orb_aid=abc; orb_aid2=zzz; empty=";
-        assert_eq!(cookie_value(jar, "orb_aid"), Some("abc"));
-        assert_eq!(cookie_value(jar, "orb_aid2"), Some("zzz"));
-        assert_eq!(cookie_value(jar, "empty"), None);
-        assert_eq!(cookie_value(jar, "missing"), None);
     }
 
     #[wasm_bindgen_test]

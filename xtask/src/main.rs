@@ -3,13 +3,17 @@
 //! - `cargo xtask demo [--port N]`: install what is missing, build everything, start the demo
 //!   shop and the collector on one origin (127.0.0.1:8787), stop cleanly on Ctrl-C.
 //! - `cargo xtask test`: install what is missing (Chromium too), then lint, native unit tests,
-//!   wasm-bindgen-test in headless Chromium and end-to-end tests against a real `wrangler dev`.
+//!   wasm-bindgen-test in headless Chromium, end-to-end tests against a real `wrangler dev`, a
+//!   short fuzz run and the kill test.
 //! - `cargo xtask size [--json]`: raw and gzip sizes of what a shop page downloads.
 //! - `cargo xtask build`: build the SDK, widgets, demo site and worker.
 //! - `cargo xtask e2e`: build, then only the end-to-end tests (quicker while iterating).
+//! - `cargo xtask fuzz [--seconds N]`: each cargo-fuzz target for N seconds (needs nightly).
+//! - `cargo xtask kill-test [--events N]`: SIGKILL workerd under load; no acknowledged event lost.
 //! - `cargo xtask setup [--chromium]`: only install the tools.
 
 mod build;
+mod fuzz;
 mod http;
 mod kill_test;
 mod server;
@@ -33,6 +37,12 @@ fn main() -> ExitCode {
         "demo" => demo(flags),
         "test" => test(),
         "e2e" => tools::ensure(true).and_then(|t| build::all(&t).and_then(|()| e2e(&t))),
+        "fuzz" => {
+            let seconds = flag_value(flags, "--seconds")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(10);
+            tools::ensure(false).and_then(|t| fuzz::run_all(&t, seconds))
+        }
         "kill-test" => {
             let events = flag_value(flags, "--events")
                 .and_then(|n| n.parse().ok())
@@ -152,6 +162,9 @@ fn test() -> Result {
     step("build", &mut || build::all(&tools))?;
     step("end-to-end tests (Playwright + wrangler dev)", &mut || {
         e2e(&tools)
+    })?;
+    step("fuzz: 4 targets, 10 s each", &mut || {
+        fuzz::run_all(&tools, 10)
     })?;
     step(
         "kill test: 100,000 events, workerd SIGKILLed 3 times",

@@ -12,9 +12,10 @@ use crate::Result;
 /// Cargo-installed tools: (crate, version, binary, whether `--locked` works from this registry).
 /// wasm-bindgen-cli must equal the `wasm-bindgen` crate pinned in Cargo.toml. Its `--locked`
 /// install fails here (the registry lacks webpki-roots 1.0.11), so it resolves afresh.
-const CARGO_TOOLS: [(&str, &str, &str, bool); 2] = [
+const CARGO_TOOLS: [(&str, &str, &str, bool); 3] = [
     ("wasm-bindgen-cli", "0.2.130", "wasm-bindgen", false),
     ("worker-build", "0.8.7", "worker-build", true),
+    ("cargo-fuzz", "0.13.2", "cargo-fuzz", true),
 ];
 
 /// The workspace root.
