@@ -9,9 +9,11 @@
 //! - `cargo xtask build`: build the SDK, widgets, demo site and worker.
 //! - `cargo xtask e2e`: build, then only the end-to-end tests (quicker while iterating).
 //! - `cargo xtask fuzz [--seconds N]`: each cargo-fuzz target for N seconds (needs nightly).
+//! - `cargo xtask bench collector [--seconds N] [--json]`: loopback throughput vs a null worker.
 //! - `cargo xtask kill-test [--events N]`: SIGKILL workerd under load; no acknowledged event lost.
 //! - `cargo xtask setup [--chromium]`: only install the tools.
 
+mod bench;
 mod build;
 mod fuzz;
 mod http;
@@ -37,6 +39,14 @@ fn main() -> ExitCode {
         "demo" => demo(flags),
         "test" => test(),
         "e2e" => tools::ensure(true).and_then(|t| build::all(&t).and_then(|()| e2e(&t))),
+        "bench" if flags.first().map(String::as_str) == Some("collector") => {
+            let seconds = flag_value(flags, "--seconds")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(10);
+            let json = flags.iter().any(|f| f == "--json");
+            tools::ensure(false)
+                .and_then(|t| build::all(&t).and_then(|()| bench::collector(&t, seconds, json)))
+        }
         "fuzz" => {
             let seconds = flag_value(flags, "--seconds")
                 .and_then(|n| n.parse().ok())
@@ -54,7 +64,7 @@ fn main() -> ExitCode {
             .and_then(|t| build::sdk(&t))
             .and_then(|_| size::report(flags)),
         _ => {
-            eprintln!("usage: cargo xtask <demo|test|size|build|setup> (see xtask/src/main.rs)");
+            eprintln!("usage: cargo xtask <demo|test|e2e|size|bench collector|fuzz|kill-test|build|setup> (see xtask/src/main.rs)");
             return ExitCode::from(if task == "help" { 0 } else { 2 });
         }
     };

@@ -70,6 +70,19 @@ impl Collector {
             .env("CI", "true")
             .stdin(Stdio::null())
             .current_dir(&dir))?;
+        Self::start_in(tools, &dir, port, state, quiet, vars)
+    }
+
+    /// Starts `wrangler dev` for the worker in `dir` (its wrangler.toml), without migrations.
+    pub fn start_in(
+        tools: &Tools,
+        dir: &Path,
+        port: u16,
+        state: &Path,
+        quiet: bool,
+        vars: &[(&str, &str)],
+    ) -> Result<Self> {
+        let (node, script) = wrangler(tools);
         let mut cmd = tools.command(&node);
         cmd.arg(&script)
             .args(["dev", "--ip", "127.0.0.1", "--port", &port.to_string()])
@@ -85,7 +98,7 @@ impl Collector {
                     .flat_map(|(k, v)| ["--var".to_string(), format!("{k}:{v}")]),
             )
             .stdin(Stdio::null())
-            .current_dir(&dir)
+            .current_dir(dir)
             // Its own process group, so stopping it stops workerd too.
             .process_group(0);
         let child = cmd
@@ -97,7 +110,7 @@ impl Collector {
         };
         let started = Instant::now();
         loop {
-            if let Ok((200, _)) = request(port, "GET", "/v1/health", &[], b"") {
+            if let Ok((200 | 204, _)) = request(port, "GET", "/v1/health", &[], b"") {
                 eprintln!(
                     "collector: up on port {port} after {:.1} s",
                     started.elapsed().as_secs_f64()

@@ -1,0 +1,135 @@
+//! `cargo xtask bench collector [--seconds N] [--json]`: loopback throughput, measured in one
+//! run against a baseline on the same machine, with wrk (Debian's package).
+//!
+//! Rows: the null worker (a JS worker answering 204, the ceiling of the runtime and wrangler's
+//! proxy), the collector with one event per request (`/v1/track`), and the collector with
+//! 50-event batches (`/v1/batch`). Columns: requests/s, events/s, ratio to the null worker's
+//! requests/s, non-2xx answers. `--json` prints one object per row with the fields
+//! `config`, `requests_per_s`, `events_per_s`, `ratio_to_null`, `non_2xx`, `seconds`.
+
+use std::process::Command;
+
+use crate::server::{free_port, Collector};
+use crate::tools::{run, Tools};
+use crate::Result;
+
+struct Row {
+    config: &'static str,
+    requests_per_s: f64,
+    events_per_request: u32,
+    non_2xx: u64,
+}
+
+/// What wrk reported for one run.
+fn wrk(tools: &Tools, port: u16, script: Option<&str>, seconds: u32) -> Result<(f64, u64)> {
+    let mut cmd = Command::new("wrk");
+    cmd.args(["-t2", "-c32", &format!("-d{seconds}s")]);
+    if let Some(script) = script {
+        cmd.arg("-s").arg(tools.root.join("bench/wrk").join(script));
+    }
+    cmd.arg(format!("http://127.0.0.1:{port}/v1/health"));
+    let out = cmd.output().map_err(|e| format!("cannot run wrk: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |label: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(label).map(|v| v.trim().to_string()))
+    };
+    let rps = field("Requests/sec:")
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| format!("wrk said:\n{text}"))?;
+    let non_2xx = field("Non-2xx or 3xx responses:")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    Ok((rps, non_2xx))
+}
+
+/// Installs wrk from Debian's packages if it is missing.
+fn ensure_wrk() -> Result {
+    if Command::new("wrk").arg("--version").output().is_ok() {
+        return Ok(());
+    }
+    eprintln!("bench: installing Debian's wrk");
+    run(Command::new("apt-get")
+        .args(["install", "-y", "wrk"])
+        .env("DEBIAN_FRONTEND", "noninteractive"))
+}
+
+/// Runs the collector benchmark and prints the table.
+pub fn collector(tools: &Tools, seconds: u32, json: bool) -> Result {
+    ensure_wrk()?;
+    let state = tools
+        .root
+        .join(format!("target/bench-state-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&state);
+    let mut rows = Vec::new();
+
+    let port = free_port()?;
+    let null = Collector::start_in(
+        tools,
+        &tools.root.join("bench/null-worker"),
+        port,
+        &state,
+        true,
+        &[],
+    )?;
+    let _ = wrk(tools, port, None, 2)?; // warm-up
+    let (rps, non_2xx) = wrk(tools, port, None, seconds)?;
+    null.stop()?;
+    rows.push(Row {
+        config: "null worker (204)",
+        requests_per_s: rps,
+        events_per_request: 0,
+        non_2xx,
+    });
+
+    let port = free_port()?;
+    let collector = Collector::start(tools, port, &state, true, &[])?;
+    let _ = wrk(tools, port, Some("single.lua"), 2)?;
+    let (rps, non_2xx) = wrk(tools, port, Some("single.lua"), seconds)?;
+    rows.push(Row {
+        config: "collector, 1 event per request",
+        requests_per_s: rps,
+        events_per_request: 1,
+        non_2xx,
+    });
+    let (rps, non_2xx) = wrk(tools, port, Some("batch.lua"), seconds)?;
+    rows.push(Row {
+        config: "collector, 50-event batches",
+        requests_per_s: rps,
+        events_per_request: 50,
+        non_2xx,
+    });
+    collector.stop()?;
+    let _ = std::fs::remove_dir_all(&state);
+
+    let null_rps = rows[0].requests_per_s;
+    if json {
+        for r in &rows {
+            println!(
+                "{{\"config\":{:?},\"requests_per_s\":{:.1},\"events_per_s\":{:.1},\"ratio_to_null\":{:.3},\"non_2xx\":{},\"seconds\":{seconds}}}",
+                r.config,
+                r.requests_per_s,
+                r.requests_per_s * f64::from(r.events_per_request),
+                r.requests_per_s / null_rps,
+                r.non_2xx
+            );
+        }
+    } else {
+        println!("wrangler dev on 127.0.0.1, wrk -t2 -c32 -d{seconds}s, one run");
+        println!(
+            "{:<34} {:>12} {:>12} {:>14} {:>9}",
+            "config", "requests/s", "events/s", "vs null req/s", "non-2xx"
+        );
+        for r in &rows {
+            println!(
+                "{:<34} {:>12.0} {:>12.0} {:>14.2} {:>9}",
+                r.config,
+                r.requests_per_s,
+                r.requests_per_s * f64::from(r.events_per_request),
+                r.requests_per_s / null_rps,
+                r.non_2xx
+            );
+        }
+    }
+    Ok(())
+}
