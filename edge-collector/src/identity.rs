@@ -25,6 +25,13 @@ const LOAD_KNOWN: &str = "WITH wanted AS ( \
     EXISTS (SELECT 1 FROM wanted w WHERE w.kind = i.kind AND w.value = i.value) \
     OR (i.kind = 'user' AND i.profile_id IN (SELECT profile_id FROM hit)))";
 
+const CLAIM_PROFILES: &str = "INSERT OR IGNORE INTO profiles (site_id, profile_id, created_at_ms) \
+  SELECT ?1, json_extract(j.value, '$.profile'), ?2 FROM json_each(?3) j \
+  WHERE NOT EXISTS (SELECT 1 FROM identities i WHERE i.site_id = ?1 \
+    AND i.kind = json_extract(j.value, '$.kind') AND i.value = json_extract(j.value, '$.value'))";
+const CLAIM_IDENTITIES: &str = "INSERT OR IGNORE INTO identities (site_id, kind, value, profile_id, linked_at_ms) \
+  SELECT ?1, json_extract(value, '$.kind'), json_extract(value, '$.value'), json_extract(value, '$.profile'), ?2 \
+  FROM json_each(?3)";
 const CREATE_PROFILE: &str =
     "INSERT OR IGNORE INTO profiles (site_id, profile_id, created_at_ms) VALUES (?1, ?2, ?3)";
 const MERGE_IDENTITIES: &str = "UPDATE identities SET profile_id = ?2 \
@@ -98,15 +105,28 @@ pub fn sightings(checked: &[Checked]) -> Vec<Vec<Identifier>> {
     out
 }
 
-/// Resolves the sightings into profiles and writes the changes; returns the profile of each.
-pub async fn update(
+/// Planned identity changes, not yet written: the profile of each sighting, and the statements
+/// to run (in the same D1 batch as the events, so one transaction covers both).
+pub struct Changes {
+    /// The profile of each sighting, in order.
+    pub profiles: Vec<String>,
+    /// Statements that apply the plans.
+    pub statements: Vec<D1PreparedStatement>,
+}
+
+/// Reads what the graph knows about the sightings (one query) and plans the changes.
+pub async fn plan(
     db: &D1Database,
     site: &str,
     sightings: &[Vec<Identifier>],
     now_ms: i64,
-) -> Result<Vec<String>> {
+) -> Result<Changes> {
+    let mut changes = Changes {
+        profiles: Vec::new(),
+        statements: Vec::new(),
+    };
     if sightings.is_empty() {
-        return Ok(Vec::new());
+        return Ok(changes);
     }
     let wanted: BTreeSet<&Identifier> = sightings.iter().flatten().collect();
     let wanted =
@@ -129,20 +149,57 @@ pub async fn update(
             profile_created_ms: r.created_at_ms as i64,
         })
         .collect();
-
-    let mut statements = Vec::new();
-    let mut profiles = Vec::new();
     for seen in sightings {
         let plan = resolve(seen, &known, &crate::ids::random("p-"));
         apply(&mut known, &plan, now_ms);
-        statements.extend(write(db, &site_param, &plan, now_ms)?);
-        profiles.push(plan.profile_id);
+        changes
+            .statements
+            .extend(write(db, &site_param, &plan, now_ms)?);
+        changes.profiles.push(plan.profile_id);
     }
-    if !statements.is_empty() {
+    Ok(changes)
+}
+
+/// Resolves the sightings and writes the changes at once; returns the profile of each.
+pub async fn update(
+    db: &D1Database,
+    site: &str,
+    sightings: &[Vec<Identifier>],
+    now_ms: i64,
+) -> Result<Vec<String>> {
+    let changes = plan(db, site, sightings, now_ms).await?;
+    if !changes.statements.is_empty() {
         // One batch is one transaction: a merge happens whole or not at all.
-        db.batch(statements).await?;
+        db.batch(changes.statements).await?;
     }
-    Ok(profiles)
+    Ok(changes.profiles)
+}
+
+/// Gives identifiers seen alone (the common case: a browser's anonymous ID) their own profile
+/// if they have none yet, without reading first: the profile ID derives from the identifier,
+/// and both inserts are no-ops for identifiers the graph already has. Run before the events.
+pub fn claim(
+    db: &D1Database,
+    site: &str,
+    alone: &[&Identifier],
+    now_ms: i64,
+) -> Result<Vec<D1PreparedStatement>> {
+    if alone.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<Value> = alone
+        .iter()
+        .map(|id| serde_json::json!({"kind": id.kind, "value": id.value, "profile": id.own_profile_id()}))
+        .collect();
+    let params = [
+        JsValue::from(site),
+        JsValue::from_f64(now_ms as f64),
+        json(&rows),
+    ];
+    Ok(vec![
+        db.prepare(CLAIM_PROFILES).bind(&params)?,
+        db.prepare(CLAIM_IDENTITIES).bind(&params)?,
+    ])
 }
 
 fn write(

@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 
+use engine::identity::Identifier;
 use protocol::batch::{parse_batch, parse_single, BatchError, Checked};
 use protocol::event::{message_id_of, validate_event, Sender, ValidEvent};
 use protocol::ids::{is_uuid, VISITOR_COOKIE, VISITOR_COOKIE_MAX_AGE};
@@ -25,11 +26,13 @@ use crate::{body, identity, reply};
 const INSERT_EVENTS: &str = "INSERT OR IGNORE INTO events \
     (site_id, message_id, type, event, anonymous_id, user_id, timestamp_ms, sent_at_ms, \
      received_at_ms, event_time_ms, raw, late, profile_id) \
-  SELECT ?1, json_extract(value, '$.m'), json_extract(value, '$.k'), json_extract(value, '$.n'), \
-     json_extract(value, '$.a'), json_extract(value, '$.u'), json_extract(value, '$.t'), \
-     json_extract(value, '$.s'), ?2, json_extract(value, '$.c'), json_extract(value, '$.r'), \
-     json_extract(value, '$.l'), json_extract(value, '$.p') \
-  FROM json_each(?3) \
+  SELECT ?1, json_extract(j.value, '$.m'), json_extract(j.value, '$.k'), json_extract(j.value, '$.n'), \
+     json_extract(j.value, '$.a'), json_extract(j.value, '$.u'), json_extract(j.value, '$.t'), \
+     json_extract(j.value, '$.s'), ?2, json_extract(j.value, '$.c'), json_extract(j.value, '$.r'), \
+     json_extract(j.value, '$.l'), \
+     COALESCE(json_extract(j.value, '$.p'), (SELECT i.profile_id FROM identities i WHERE i.site_id = ?1 \
+       AND i.kind = json_extract(j.value, '$.ik') AND i.value = json_extract(j.value, '$.iv'))) \
+  FROM json_each(?3) j \
   RETURNING message_id";
 
 #[derive(Deserialize)]
@@ -93,35 +96,56 @@ async fn store(
 ) -> Result<Response> {
     let received_ms = Date::now().as_millis() as i64;
     let db = env.d1("DB")?;
-    // Identities first, so every stored event carries the profile it belongs to.
+    // Identities and events go to D1 in one batch (one round trip, one transaction). Sightings
+    // of several identifiers (a login, a server event with an email) are resolved first, with
+    // one read; identifiers seen alone claim a profile of their own inside the batch.
     let sightings = identity::sightings(&checked);
-    let profiles = identity::update(&db, &site.id, &sightings, received_ms).await?;
-    let profile_of = |e: &ValidEvent| {
-        let seen = identity::sighting(e);
-        sightings
-            .iter()
-            .position(|s| *s == seen)
-            .and_then(|i| profiles.get(i))
-            .cloned()
-    };
+    let (together, alone): (Vec<Vec<Identifier>>, Vec<Vec<Identifier>>) =
+        sightings.into_iter().partition(|s| s.len() > 1);
+    let alone: Vec<&Identifier> = alone.iter().flatten().collect();
+    let identity::Changes {
+        profiles,
+        mut statements,
+    } = identity::plan(&db, &site.id, &together, received_ms).await?;
+    statements.extend(identity::claim(&db, &site.id, &alone, received_ms)?);
     let rows: Vec<serde_json::Value> = checked
         .iter()
         .filter_map(|c| match c {
-            Checked::Valid(e) => Some(row(e, received_ms, profile_of(e))),
+            Checked::Valid(e) => {
+                let seen = identity::sighting(e);
+                let profile = together
+                    .iter()
+                    .position(|s| *s == seen)
+                    .and_then(|i| profiles.get(i))
+                    .cloned();
+                Some(row(
+                    e,
+                    received_ms,
+                    profile,
+                    seen.first().filter(|_| seen.len() == 1),
+                ))
+            }
             _ => None,
         })
         .collect();
 
     let mut stored = HashSet::new();
-    if !rows.is_empty() {
+    let has_rows = !rows.is_empty();
+    if has_rows {
         let params = [
             JsValue::from(site.id.as_str()),
             JsValue::from_f64(received_ms as f64),
             JsValue::from(serde_json::Value::Array(rows).to_string()),
         ];
-        let result = db.prepare(INSERT_EVENTS).bind(&params)?.all().await?;
-        for r in result.results::<Inserted>()? {
-            stored.insert(r.message_id);
+        statements.push(db.prepare(INSERT_EVENTS).bind(&params)?);
+    }
+    if !statements.is_empty() {
+        let results = db.batch(statements).await?;
+        // The insert is the batch's last statement; its RETURNING rows are the new events.
+        if let Some(inserted) = results.last().filter(|_| has_rows) {
+            for r in inserted.results::<Inserted>()? {
+                stored.insert(r.message_id);
+            }
         }
     }
 
@@ -175,11 +199,19 @@ fn set_visitor_cookie(req: &Request, resp: &Response, visitor: &str) -> Result<(
 }
 
 /// The compact row shape `INSERT_EVENTS` reads with `json_extract`.
-fn row(e: &ValidEvent, received_ms: i64, profile: Option<String>) -> serde_json::Value {
+/// `profile` is the resolved profile of an event seen with several identifiers; `alone` the one
+/// identifier of the others, whose profile the insert looks up.
+fn row(
+    e: &ValidEvent,
+    received_ms: i64,
+    profile: Option<String>,
+    alone: Option<&Identifier>,
+) -> serde_json::Value {
     json!({
         "m": e.message_id, "k": e.kind, "n": e.name, "a": e.anonymous_id, "u": e.user_id,
         "t": e.timestamp_ms, "s": e.sent_at_ms, "c": e.corrected_time_ms(received_ms), "r": e.raw,
         "l": i32::from(e.is_late(received_ms)), "p": profile,
+        "ik": alone.map(|id| id.kind), "iv": alone.map(|id| id.value.as_str()),
     })
 }
 

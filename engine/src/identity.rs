@@ -66,6 +66,32 @@ impl Identifier {
     }
 }
 
+impl Identifier {
+    /// The profile ID an identifier gets when it is first seen alone: derived from the
+    /// identifier (two 64-bit FNV-1a hashes, so the value itself is not readable in the ID), so
+    /// storage can claim it without reading first. Later merges may move the identifier.
+    pub fn own_profile_id(&self) -> String {
+        let fnv = |mut h: u64| {
+            for b in self
+                .kind
+                .as_str()
+                .bytes()
+                .chain([0])
+                .chain(self.value.bytes())
+            {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+            h
+        };
+        format!(
+            "p-{:016x}{:08x}",
+            fnv(0xcbf2_9ce4_8422_2325),
+            fnv(0x8422_2325_cbf2_9ce4) >> 32
+        )
+    }
+}
+
 /// What the graph already knows about one identifier.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Known {
@@ -215,6 +241,22 @@ mod tests {
         assert_eq!(id(Phone, "+380 (44) 123-45-67").value, "+380441234567");
         assert_eq!(Identifier::new(Phone, "12-34"), None);
         assert_eq!(Identifier::new(User, "   "), None);
+    }
+
+    #[test]
+    fn own_profile_ids_are_stable_distinct_and_opaque() {
+        let a = id(Email, "ana@x.io").own_profile_id();
+        assert_eq!(
+            a,
+            id(Email, " ANA@x.io ").own_profile_id(),
+            "normalised first"
+        );
+        assert_ne!(
+            a,
+            id(User, "ana@x.io").own_profile_id(),
+            "the kind is part of it"
+        );
+        assert!(!a.contains("ana") && a.len() == 26 && a.starts_with("p-"));
     }
 
     #[test]

@@ -18,6 +18,10 @@ test('a resent batch stores nothing twice and says so per event', async () => {
   assert.deepEqual(again.body.events.map((e) => [e.messageId, e.status]), ids.map((id) => [id, 'duplicate']));
   assert.equal(again.body.accepted, 0);
   assert.equal(stored(ids).length, 3);
+  const profiles = d1(`SELECT DISTINCT profile_id FROM events WHERE message_id IN (${ids.map(() => '?').join(',')})`, ...ids);
+  assert.equal(profiles.length, 1, 'one visitor, one profile');
+  assert.ok(profiles[0].profile_id, 'every stored event carries its profile');
+  assert.equal(d1("SELECT profile_id FROM identities WHERE kind = 'anonymous' AND value = ?", visitor)[0].profile_id, profiles[0].profile_id);
 });
 
 test('valid events are stored even when their neighbours are rejected, each with a reason', async () => {
