@@ -10,6 +10,7 @@
 //! - `cargo xtask e2e`: build, then only the end-to-end tests (quicker while iterating).
 //! - `cargo xtask fuzz [--seconds N]`: each cargo-fuzz target for N seconds (needs nightly).
 //! - `cargo xtask bench collector [--seconds N] [--json]`: loopback throughput vs a null worker.
+//! - `cargo xtask click-token CONTACT_ID [--ttl-days N]`: a signed link for an email or SMS.
 //! - `cargo xtask kill-test [--events N]`: SIGKILL workerd under load; no acknowledged event lost.
 //! - `cargo xtask setup [--chromium]`: only install the tools.
 
@@ -47,6 +48,7 @@ fn main() -> ExitCode {
             tools::ensure(false)
                 .and_then(|t| build::all(&t).and_then(|()| bench::collector(&t, seconds, json)))
         }
+        "click-token" => click_token(flags),
         "fuzz" => {
             let seconds = flag_value(flags, "--seconds")
                 .and_then(|n| n.parse().ok())
@@ -116,6 +118,50 @@ fn demo(flags: &[String]) -> Result {
     println!();
     let interrupted = tools::on_interrupt()?;
     server.wait_until(&interrupted)
+}
+
+/// `cargo xtask click-token CONTACT_ID [--ttl-days N] [--port P] [--url URL]`: asks the
+/// running collector (the demo, by default) to issue a click token and prints a link with it.
+fn click_token(flags: &[String]) -> Result {
+    let contact = flags
+        .first()
+        .filter(|f| !f.starts_with("--"))
+        .ok_or("usage: cargo xtask click-token CONTACT_ID [--ttl-days N] [--port P] [--url URL]")?;
+    let port: u16 = flag_value(flags, "--port")
+        .map_or(Ok(8787), |p| p.parse().map_err(|_| format!("--port {p:?}")))?;
+    let days: u64 = flag_value(flags, "--ttl-days").map_or(Ok(30), |d| {
+        d.parse().map_err(|_| format!("--ttl-days {d:?}"))
+    })?;
+    let body = format!(
+        "{{\"contactId\":{contact:?},\"ttlSeconds\":{}}}",
+        days * 24 * 3600
+    );
+    let auth = format!("Bearer {}", server::DEMO_ADMIN_KEY);
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    let (status, answer) = http::request(
+        port,
+        "POST",
+        "/v1/admin/click-tokens",
+        &headers,
+        body.as_bytes(),
+    )
+    .map_err(|e| format!("{e} (is `cargo xtask demo` running?)"))?;
+    if status != 200 {
+        return Err(format!("the collector answered {status}: {answer}"));
+    }
+    let token = answer
+        .split("\"token\":\"")
+        .nth(1)
+        .and_then(|t| t.split('"').next())
+        .ok_or("no token in the answer")?;
+    let page = flag_value(flags, "--url").unwrap_or_else(|| format!("http://127.0.0.1:{port}/"));
+    let separator = if page.contains('?') { '&' } else { '?' };
+    println!("{token}");
+    println!("link: {page}{separator}orb_ct={token}");
+    Ok(())
 }
 
 /// End-to-end tests against a collector on a free port with a fresh state directory.
