@@ -2,8 +2,9 @@
 //! `/v1/identify`, `/v1/screen`, `/v1/group`, `/v1/alias`). Validate with `protocol`, store the
 //! valid events in D1 in one statement, answer with a verdict per event.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
+use engine::enrich::{self, Device};
 use engine::identity::Identifier;
 use protocol::batch::{parse_batch, parse_single, BatchError, Checked};
 use protocol::event::{message_id_of, validate_event, Sender, ValidEvent};
@@ -25,13 +26,15 @@ use crate::{body, identity, reply};
 /// other valid event of the batch was a duplicate.
 const INSERT_EVENTS: &str = "INSERT OR IGNORE INTO events \
     (site_id, message_id, type, event, anonymous_id, user_id, timestamp_ms, sent_at_ms, \
-     received_at_ms, event_time_ms, raw, late, profile_id) \
+     received_at_ms, event_time_ms, raw, late, profile_id, browser, os, device, country, region, bot) \
   SELECT ?1, json_extract(j.value, '$.m'), json_extract(j.value, '$.k'), json_extract(j.value, '$.n'), \
      json_extract(j.value, '$.a'), json_extract(j.value, '$.u'), json_extract(j.value, '$.t'), \
      json_extract(j.value, '$.s'), ?2, json_extract(j.value, '$.c'), json_extract(j.value, '$.r'), \
      json_extract(j.value, '$.l'), \
      COALESCE(json_extract(j.value, '$.p'), (SELECT i.profile_id FROM identities i WHERE i.site_id = ?1 \
-       AND i.kind = json_extract(j.value, '$.ik') AND i.value = json_extract(j.value, '$.iv'))) \
+       AND i.kind = json_extract(j.value, '$.ik') AND i.value = json_extract(j.value, '$.iv'))), \
+     json_extract(j.value, '$.eb'), json_extract(j.value, '$.eo'), json_extract(j.value, '$.ed'), \
+     ?4, ?5, json_extract(j.value, '$.bot') \
   FROM json_each(?3) j \
   RETURNING message_id";
 
@@ -108,6 +111,8 @@ async fn store(
         mut statements,
     } = identity::plan(&db, &site.id, &together, received_ms).await?;
     statements.extend(identity::claim(&db, &site.id, &alone, received_ms)?);
+    let origin = Origin::of(req, caller)?;
+    let mut devices: HashMap<Option<(String, bool)>, Device> = HashMap::new();
     let rows: Vec<serde_json::Value> = checked
         .iter()
         .filter_map(|c| match c {
@@ -118,11 +123,18 @@ async fn store(
                     .position(|s| *s == seen)
                     .and_then(|i| profiles.get(i))
                     .cloned();
+                let software = origin.software(e);
+                let device = devices.entry(software.clone()).or_insert_with(|| {
+                    software.map_or_else(Device::default, |(agent, webdriver)| {
+                        enrich::device(&agent, webdriver)
+                    })
+                });
                 Some(row(
                     e,
                     received_ms,
                     profile,
                     seen.first().filter(|_| seen.len() == 1),
+                    device,
                 ))
             }
             _ => None,
@@ -136,6 +148,14 @@ async fn store(
             JsValue::from(site.id.as_str()),
             JsValue::from_f64(received_ms as f64),
             JsValue::from(serde_json::Value::Array(rows).to_string()),
+            origin
+                .country
+                .as_deref()
+                .map_or(JsValue::NULL, JsValue::from),
+            origin
+                .region
+                .as_deref()
+                .map_or(JsValue::NULL, JsValue::from),
         ];
         statements.push(db.prepare(INSERT_EVENTS).bind(&params)?);
     }
@@ -206,13 +226,65 @@ fn row(
     received_ms: i64,
     profile: Option<String>,
     alone: Option<&Identifier>,
+    device: &Device,
 ) -> serde_json::Value {
     json!({
         "m": e.message_id, "k": e.kind, "n": e.name, "a": e.anonymous_id, "u": e.user_id,
         "t": e.timestamp_ms, "s": e.sent_at_ms, "c": e.corrected_time_ms(received_ms), "r": e.raw,
         "l": i32::from(e.is_late(received_ms)), "p": profile,
         "ik": alone.map(|id| id.kind), "iv": alone.map(|id| id.value.as_str()),
+        "eb": non_empty(&device.browser), "eo": non_empty(&device.os), "ed": non_empty(&device.category),
+        "bot": i32::from(device.bot),
     })
+}
+
+fn non_empty(text: &str) -> Option<&str> {
+    (!text.is_empty()).then_some(text)
+}
+
+/// What the request itself tells about where its events come from.
+struct Origin {
+    /// Country from the runtime's request metadata (`request.cf`), when present.
+    country: Option<String>,
+    /// Region from the same metadata.
+    region: Option<String>,
+    /// The request's `User-Agent`, used for browser callers' events that carry none.
+    browser_user_agent: Option<String>,
+}
+
+impl Origin {
+    fn of(req: &Request, caller: &Caller) -> Result<Self> {
+        let cf = req.cf();
+        let browser = !matches!(caller, Caller::Server);
+        Ok(Origin {
+            country: cf.and_then(|c| c.country()).filter(|c| !c.is_empty()),
+            region: cf.and_then(|c| c.region()).filter(|r| !r.is_empty()),
+            browser_user_agent: if browser {
+                req.headers().get("user-agent")?
+            } else {
+                None
+            },
+        })
+    }
+
+    /// The event's user agent (its own `context.userAgent`, else the browser's request header)
+    /// and whether the browser reported `navigator.webdriver`. Server events without a user
+    /// agent have none: a backend posting an offline sale is not a bot.
+    fn software(&self, e: &ValidEvent) -> Option<(String, bool)> {
+        let context: serde_json::Value = serde_json::from_str(&e.context).unwrap_or_default();
+        let agent = context
+            .get("userAgent")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string);
+        let webdriver = context
+            .get("webdriver")
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false);
+        Some((
+            agent.or_else(|| self.browser_user_agent.clone())?,
+            webdriver,
+        ))
+    }
 }
 
 fn refuse(e: &BatchError) -> Result<Response> {

@@ -15,18 +15,19 @@ const WINDOW_MS: i64 = 30 * 24 * 3600 * 1000;
 const LOAD_CATALOGUE: &str = "SELECT id, title, price, old_price, currency, category, available, \
     image, url, brand FROM products WHERE site_id = ?1 AND available = 1 ORDER BY feed_position";
 
-/// Distinct visitors per product and kind of interaction. Product IDs may be sent as numbers,
+/// Distinct visitors per product and kind of interaction, leaving out events flagged as bots. Product IDs may be sent as numbers,
 /// hence the casts.
 const LOAD_INTERACTIONS: &str = "SELECT product_id, kind, COUNT(DISTINCT visitor) AS count FROM ( \
     SELECT CAST(json_extract(raw, '$.properties.product_id') AS TEXT) AS product_id, 'view' AS kind, \
            COALESCE(user_id, anonymous_id) AS visitor \
-      FROM events WHERE site_id = ?1 AND event = 'Product Viewed' AND received_at_ms > ?2 \
+      FROM events WHERE site_id = ?1 AND event = 'Product Viewed' AND received_at_ms > ?2 AND bot = 0 \
     UNION ALL \
     SELECT CAST(json_extract(line.value, '$.product_id') AS TEXT), \
            CASE e.event WHEN 'Order Completed' THEN 'purchase' ELSE 'cart' END, \
            COALESCE(e.user_id, e.anonymous_id) \
       FROM events e, json_each(e.raw, '$.properties.products') line \
       WHERE e.site_id = ?1 AND e.event IN ('Cart Updated', 'Order Completed') AND e.received_at_ms > ?2 \
+        AND e.bot = 0 \
   ) WHERE product_id IS NOT NULL GROUP BY product_id, kind";
 
 #[derive(Deserialize)]

@@ -4,6 +4,7 @@
 //! stores or serves what they return, so everything here is testable natively and fast.
 
 pub mod catalogue;
+pub mod enrich;
 pub mod feed;
 pub mod identity;
 pub mod recommend;

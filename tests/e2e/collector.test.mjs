@@ -123,3 +123,22 @@ test('corrected event time and late marks: an event queued offline for two days 
   assert.equal(rows[fresh].late, 0);
   assert.equal(rows[queued].late, 1);
 });
+
+test('enrichment flags instead of dropping: browser, OS and a bot flag from the user agent', async () => {
+  const chrome = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36';
+  const googlebot = 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)';
+  const [person, crawler, driven] = [uniqueId('ua'), uniqueId('ua'), uniqueId('ua')];
+  const { body } = await postBatch({ writeKey: WRITE_KEY, batch: [
+    { ...page(uniqueId('visitor'), person), context: { userAgent: chrome } },
+    { ...page(uniqueId('visitor'), crawler), context: { userAgent: googlebot } },
+    { ...page(uniqueId('visitor'), driven), context: { userAgent: chrome, webdriver: true } },
+  ] });
+  assert.equal(body.accepted, 3, 'bots are stored, not dropped');
+  const rows = Object.fromEntries(d1('SELECT message_id, browser, os, device, bot FROM events WHERE message_id IN (?, ?, ?)', person, crawler, driven).map((r) => [r.message_id, r]));
+  assert.equal(rows[person].browser, 'Chrome');
+  assert.match(rows[person].os, /^Windows/);
+  assert.equal(rows[person].device, 'pc');
+  assert.equal(rows[person].bot, 0);
+  assert.equal(rows[crawler].bot, 1);
+  assert.equal(rows[driven].bot, 1);
+});

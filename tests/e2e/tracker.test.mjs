@@ -23,6 +23,9 @@ test('a product page view is stored in D1 with the product, a unique messageId a
     return rows.some((r) => r.event === 'Product Viewed') && rows.some((r) => r.type === 'page') && rows;
   }, 10_000, 'page view and product view in D1');
   const view = JSON.parse(rows.find((r) => r.event === 'Product Viewed').raw);
+  // Playwright drives a headless browser: stored, and flagged as automated.
+  assert.equal(view.context.webdriver, true);
+  assert.ok(d1('SELECT bot FROM events WHERE anonymous_id = ?', cookie.value).every((r) => r.bot === 1));
   assert.equal(view.properties.product_id, 'LL-1003');
   assert.equal(view.anonymousId, cookie.value);
   assert.equal(view.context.page.path, '/p/LL-1003');

@@ -52,6 +52,14 @@ fn context() -> Object {
         if let Some(lang) = nav.language() {
             set(&ctx, "locale", lang);
         }
+        // A browser driven by automation says so; the collector flags such events as bots.
+        if Reflect::get(&nav, &"webdriver".into())
+            .ok()
+            .and_then(|v| v.as_bool())
+            == Some(true)
+        {
+            set(&ctx, "webdriver", true);
+        }
     }
     ctx
 }
