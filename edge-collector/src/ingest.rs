@@ -59,7 +59,7 @@ pub async fn batch(mut req: Request, env: &Env, caller: &Caller) -> Result<Respo
         Ok(site) => site,
         Err(e) => return unauthorised(&e),
     };
-    store(&req, env, caller, &site, batch.validate(site.sender)).await
+    store_limited(&req, env, caller, &site, batch.validate(site.sender)).await
 }
 
 /// Handles a single-event endpoint; `kind` comes from the path.
@@ -85,11 +85,28 @@ pub async fn single(
         Ok(event) => Checked::Valid(event),
         Err(rejection) => Checked::Rejected(message_id_of(&single.raw), rejection),
     };
-    store(&req, env, caller, &site, vec![checked]).await
+    store_limited(&req, env, caller, &site, vec![checked]).await
 }
 
 /// Stores the valid events and answers with the verdicts (and, for the shop's own pages, the
 /// visitor cookie).
+async fn store_limited(
+    req: &Request,
+    env: &Env,
+    caller: &Caller,
+    site: &Site,
+    checked: Vec<Checked>,
+) -> Result<Response> {
+    let sender = match site.sender {
+        Sender::Browser => "write",
+        Sender::Server => "server",
+    };
+    if let Some(refused) = crate::limits::key(env, &site.id, sender).await? {
+        return Ok(refused);
+    }
+    store(req, env, caller, site, checked).await
+}
+
 async fn store(
     req: &Request,
     env: &Env,
@@ -336,5 +353,5 @@ pub async fn yespo(mut req: Request, env: &Env, caller: &Caller) -> Result<Respo
             }
         })
         .collect();
-    store(&req, env, caller, &site, checked).await
+    store_limited(&req, env, caller, &site, checked).await
 }

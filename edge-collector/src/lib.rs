@@ -22,6 +22,7 @@ mod cors;
 mod identity;
 mod ids;
 mod ingest;
+mod limits;
 mod profiles;
 mod recommendations;
 mod reply;
@@ -81,6 +82,12 @@ async fn route(req: Request, env: &Env, path: &str) -> Result<Response> {
     }
     if let Caller::Foreign(origin) = &caller {
         return Caller::refuse(origin);
+    }
+    // Browsers always send Origin on these requests; servers are limited per key instead.
+    if req.method() == Method::Post && !matches!(caller, Caller::Server) {
+        if let Some(refused) = limits::visitor(&req, env).await? {
+            return caller.decorate(refused);
+        }
     }
     let answer = match (req.method(), path, single) {
         (Method::Post, "/v1/batch", _) => ingest::batch(req, env, &caller).await?,
