@@ -13,6 +13,23 @@ use crate::server::{free_port, Collector};
 use crate::tools::{run, Tools};
 use crate::Result;
 
+/// What `cargo xtask bench --help` prints.
+pub const HELP: &str = "cargo xtask bench collector [--seconds N] [--json]
+
+Loopback throughput of the collector under wrangler dev, against a null worker (a JS worker that
+answers 204) measured in the same run, with wrk -t2 -c32 for N seconds (default 10) per row.
+
+Rows: null worker (204); collector, 1 event per request (POST /v1/track); collector, 50-event
+batches (POST /v1/batch, one visitor per batch as the tracker sends them).
+
+--json prints one object per row with the fields:
+  config          the row's name
+  requests_per_s  requests answered per second
+  events_per_s    events stored per second (requests/s x events per request)
+  ratio_to_null   requests/s divided by the null worker's requests/s in this run
+  non_2xx         answers that were not 2xx (must be 0)
+  seconds         the measuring time of each row";
+
 struct Row {
     config: &'static str,
     requests_per_s: f64,

@@ -40,6 +40,10 @@ fn main() -> ExitCode {
         "demo" => demo(flags),
         "test" => test(),
         "e2e" => tools::ensure(true).and_then(|t| build::all(&t).and_then(|()| e2e(&t))),
+        "bench" if flags.iter().any(|f| f == "--help") => {
+            println!("{}", bench::HELP);
+            Ok(())
+        }
         "bench" if flags.first().map(String::as_str) == Some("collector") => {
             let seconds = flag_value(flags, "--seconds")
                 .and_then(|n| n.parse().ok())
