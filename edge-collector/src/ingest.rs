@@ -59,7 +59,7 @@ pub async fn batch(mut req: Request, env: &Env, caller: &Caller) -> Result<Respo
         Ok(site) => site,
         Err(e) => return unauthorised(&e),
     };
-    store_limited(&req, env, caller, &site, batch.validate(site.sender)).await
+    store(&req, env, caller, &site, batch.validate(site.sender)).await
 }
 
 /// Handles a single-event endpoint; `kind` comes from the path.
@@ -85,12 +85,12 @@ pub async fn single(
         Ok(event) => Checked::Valid(event),
         Err(rejection) => Checked::Rejected(message_id_of(&single.raw), rejection),
     };
-    store_limited(&req, env, caller, &site, vec![checked]).await
+    store(&req, env, caller, &site, vec![checked]).await
 }
 
 /// Stores the valid events and answers with the verdicts (and, for the shop's own pages, the
-/// visitor cookie).
-async fn store_limited(
+/// visitor cookie), after the per-key rate limit.
+async fn store(
     req: &Request,
     env: &Env,
     caller: &Caller,
@@ -104,16 +104,6 @@ async fn store_limited(
     if let Some(refused) = crate::limits::key(env, &site.id, sender).await? {
         return Ok(refused);
     }
-    store(req, env, caller, site, checked).await
-}
-
-async fn store(
-    req: &Request,
-    env: &Env,
-    caller: &Caller,
-    site: &Site,
-    checked: Vec<Checked>,
-) -> Result<Response> {
     let received_ms = Date::now().as_millis() as i64;
     let db = env.d1("DB")?;
     // Identities and events go to D1 in one batch (one round trip, one transaction). Sightings
@@ -353,5 +343,5 @@ pub async fn yespo(mut req: Request, env: &Env, caller: &Caller) -> Result<Respo
             }
         })
         .collect();
-    store_limited(&req, env, caller, &site, checked).await
+    store(&req, env, caller, &site, checked).await
 }

@@ -37,6 +37,17 @@ struct Row {
     non_2xx: u64,
 }
 
+impl Row {
+    /// (requests/s, events/s, ratio to the null worker's requests/s).
+    fn figures(&self, null_rps: f64) -> (f64, f64, f64) {
+        (
+            self.requests_per_s,
+            self.requests_per_s * f64::from(self.events_per_request),
+            self.requests_per_s / null_rps,
+        )
+    }
+}
+
 /// What wrk reported for one run.
 fn wrk(tools: &Tools, port: u16, script: Option<&str>, seconds: u32) -> Result<(f64, u64)> {
     let mut cmd = Command::new("wrk");
@@ -122,13 +133,10 @@ pub fn collector(tools: &Tools, seconds: u32, json: bool) -> Result {
     let null_rps = rows[0].requests_per_s;
     if json {
         for r in &rows {
+            let (rps, eps, ratio) = r.figures(null_rps);
             println!(
-                "{{\"config\":{:?},\"requests_per_s\":{:.1},\"events_per_s\":{:.1},\"ratio_to_null\":{:.3},\"non_2xx\":{},\"seconds\":{seconds}}}",
-                r.config,
-                r.requests_per_s,
-                r.requests_per_s * f64::from(r.events_per_request),
-                r.requests_per_s / null_rps,
-                r.non_2xx
+                "{{\"config\":{:?},\"requests_per_s\":{rps:.1},\"events_per_s\":{eps:.1},\"ratio_to_null\":{ratio:.3},\"non_2xx\":{},\"seconds\":{seconds}}}",
+                r.config, r.non_2xx
             );
         }
     } else {
@@ -138,13 +146,10 @@ pub fn collector(tools: &Tools, seconds: u32, json: bool) -> Result {
             "config", "requests/s", "events/s", "vs null req/s", "non-2xx"
         );
         for r in &rows {
+            let (rps, eps, ratio) = r.figures(null_rps);
             println!(
-                "{:<34} {:>12.0} {:>12.0} {:>14.2} {:>9}",
-                r.config,
-                r.requests_per_s,
-                r.requests_per_s * f64::from(r.events_per_request),
-                r.requests_per_s / null_rps,
-                r.non_2xx
+                "{:<34} {rps:>12.0} {eps:>12.0} {ratio:>14.2} {:>9}",
+                r.config, r.non_2xx
             );
         }
     }
