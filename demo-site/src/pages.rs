@@ -172,7 +172,7 @@ pub fn product(cats: &[Category<'_>], p: &Product) -> String {
 <p class="stock">{stock}</p>{button}</div></section>
 <h2 class="section">You may also like</h2>
 {reco}
-<script>orbita('productViewed', {{product_id: {id}, name: {name_json}, price: {price_num}, currency: {cur}, category: {cat_json}}});</script>"#,
+<!-- No product-view call needed: the tracker reads the schema.org Product JSON-LD above. -->"#,
         cat = html(p.top_category()),
         name = html(&p.title),
         img = html(&p.image),
@@ -184,11 +184,6 @@ pub fn product(cats: &[Category<'_>], p: &Product) -> String {
             "Sold out · back soon"
         },
         reco = reco_block("product", "Popular right now", Some(&p.id)),
-        id = json_string(&p.id),
-        name_json = json_string(&p.title),
-        price_num = p.price,
-        cur = json_string(&p.currency),
-        cat_json = json_string(&p.category),
     );
     layout(cats, &p.title, Some(&cat_slug), &body, &json_ld)
 }

@@ -8,7 +8,7 @@ use engine::enrich::{self, Device};
 use engine::identity::Identifier;
 use protocol::batch::{parse_batch, parse_single, BatchError, Checked};
 use protocol::event::{message_id_of, validate_event, Sender, ValidEvent};
-use protocol::ids::{is_uuid, VISITOR_COOKIE, VISITOR_COOKIE_MAX_AGE};
+use protocol::ids::{is_uuid, VISITOR_COOKIE_MAX_AGE, VISITOR_COOKIE_SERVER_COPY};
 use protocol::limits::{MAX_BATCH_BYTES, MAX_EVENT_BYTES};
 use protocol::verdict::{BatchVerdict, EventVerdict, Status};
 use protocol::yespo;
@@ -213,15 +213,15 @@ fn single_visitor(checked: &[Checked]) -> Option<String> {
     (is_uuid(first) && ids.all(|id| id == first)).then(|| first.to_string())
 }
 
-/// Re-sets the visitor cookie from the server: Safari caps cookies written by scripts at 7 days,
-/// but not cookies set by the site's own server.
+/// Sets the server copy of the visitor cookie: Safari caps cookies written by scripts at 7 days,
+/// but not cookies set by the site's own server; the tracker restores its cookie from this copy.
 fn set_visitor_cookie(req: &Request, resp: &Response, visitor: &str) -> Result<()> {
     let secure = if req.url()?.scheme() == "https" {
         "; Secure"
     } else {
         ""
     };
-    let cookie = format!("{VISITOR_COOKIE}={visitor}; Path=/; Max-Age={VISITOR_COOKIE_MAX_AGE}; SameSite=Lax{secure}");
+    let cookie = format!("{VISITOR_COOKIE_SERVER_COPY}={visitor}; Path=/; Max-Age={VISITOR_COOKIE_MAX_AGE}; SameSite=Lax{secure}");
     resp.headers().append("set-cookie", &cookie)
 }
 

@@ -1,9 +1,12 @@
 //! Identifier formats shared by the tracker and the collector.
 
-/// Name of the first-party cookie holding the visitor's anonymous ID. The tracker writes it and
-/// the collector, on the shop's own origin, re-sets it from its responses (server-set cookies are
-/// not capped at 7 days by Safari's tracking prevention).
+/// Name of the first-party cookie holding the visitor's anonymous ID, written by the tracker.
 pub const VISITOR_COOKIE: &str = "orb_aid";
+/// The collector's copy of the visitor cookie, set from its responses on the shop's own origin:
+/// server-set cookies are not capped at 7 days by Safari's tracking prevention, so the tracker
+/// restores `orb_aid` from it when Safari has dropped that one. A separate name, so that a
+/// response still in flight when the visitor logs out (`reset`) cannot bring the old ID back.
+pub const VISITOR_COOKIE_SERVER_COPY: &str = "orb_aid_s";
 /// Lifetime of the visitor cookie in seconds, as text for a `Max-Age` attribute: 400 days, the
 /// most Chromium keeps. Text, because integer formatting would add `core::fmt` to the tracker.
 pub const VISITOR_COOKIE_MAX_AGE: &str = "34560000";

@@ -108,12 +108,12 @@ test('preflight from the allowed partner origin is answered for cross-origin sen
   assert.match(res.headers.get('access-control-allow-methods'), /POST/);
 });
 
-test('the collector re-sets the visitor cookie for pages on its own origin only', async () => {
+test('the collector sets its copy of the visitor cookie for pages on its own origin only', async () => {
   const id = crypto.randomUUID();
   const body = batchOf({ type: 'page', anonymousId: id, messageId: uniqueId('cookie') });
   const own = await fetch(`${BASE}/v1/batch`, { method: 'POST', headers: { origin: BASE }, body });
   const cookie = own.headers.get('set-cookie');
-  assert.match(cookie, new RegExp(`^orb_aid=${id}; Path=/; Max-Age=34560000; SameSite=Lax`));
+  assert.match(cookie, new RegExp(`^orb_aid_s=${id}; Path=/; Max-Age=34560000; SameSite=Lax`));
   const server = await fetch(`${BASE}/v1/batch`, { method: 'POST', body: batchOf({ type: 'page', anonymousId: id }) });
   assert.equal(server.headers.get('set-cookie'), null, 'no cookie for server-side senders');
   const notUuid = await fetch(`${BASE}/v1/batch`, { method: 'POST', headers: { origin: BASE }, body: batchOf({ type: 'page', anonymousId: 'x; Domain=evil.test' }) });

@@ -23,6 +23,10 @@ test('a product page view is stored in D1 with the product, a unique messageId a
     return rows.some((r) => r.event === 'Product Viewed') && rows.some((r) => r.type === 'page') && rows;
   }, 10_000, 'page view and product view in D1');
   const view = JSON.parse(rows.find((r) => r.event === 'Product Viewed').raw);
+  assert.equal(view.properties.source, 'json-ld', 'the demo page has no product-view call: zero-code');
+  assert.equal(view.properties.name, 'Carbon Steel Wok 32 cm');
+  assert.equal(view.properties.price, 48.5);
+  assert.equal(view.properties.currency, 'EUR');
   // Playwright drives a headless browser: stored, and flagged as automated.
   assert.equal(view.context.webdriver, true);
   assert.ok(d1('SELECT bot FROM events WHERE anonymous_id = ?', cookie.value).every((r) => r.bot === 1));

@@ -3,7 +3,7 @@
 (function (w, d) {
   var s = d.currentScript, base = s.src.replace(/[^/]*$/, ''), a = s.dataset;
   var o = w.orbita = w.orbita || function () { (o.q = o.q || []).push(arguments); };
-  var cfg = { writeKey: a.writeKey || '', endpoint: a.endpoint || new URL(base).origin };
+  var cfg = { writeKey: a.writeKey || '', endpoint: a.endpoint || new URL(base).origin, autoProduct: a.autoProduct || '' };
   function load(name) {
     return import(base + name + '.js').then(function (m) {
       return m.default({ module_or_path: base + name + '_bg.wasm' }).then(function () { return m; });

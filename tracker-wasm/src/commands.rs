@@ -26,6 +26,7 @@ pub fn dispatch(args: &Array) {
         },
         // Ecommerce shortcuts, named as the shop thinks of them.
         "productViewed" => {
+            crate::product_ld::note_product_view();
             ecommerce_event(ecommerce::PRODUCT_VIEWED, &first, ecommerce::PRODUCT_ID)
         }
         "categoryViewed" => {
@@ -40,9 +41,32 @@ pub fn dispatch(args: &Array) {
             }
             Err(_) => warn(&[&"ready needs a function".into()]),
         },
+        "identify" => identify(&first, &second),
+        "reset" => delivery::set_user(None),
         "flush" => delivery::flush(false),
         other => warn(&[&"unknown command".into(), &other.into()]),
     }
+}
+
+/// `identify(userId, traits)` or `identify(traits)`: who the visitor is. The customer ID (if
+/// given) is sent with every later event until `reset`; the collector joins this device's
+/// history to the customer.
+fn identify(first: &JsValue, second: &JsValue) {
+    let (user_id, traits) = match first.as_string().filter(|u| !u.is_empty()) {
+        Some(user_id) => (Some(user_id), second),
+        None if first.is_object() => (None, first),
+        None => {
+            warn(&[
+                &"identify needs a customer ID or traits: orbita('identify', 'crm-42', {email})"
+                    .into(),
+            ]);
+            return;
+        }
+    };
+    if user_id.is_some() {
+        delivery::set_user(user_id);
+    }
+    delivery::capture(types::IDENTIFY, None, traits);
 }
 
 /// Captures an ecommerce event after checking the one property the collector requires, so the

@@ -27,6 +27,8 @@ const MAX_BACKOFF_MS: f64 = 60_000.0;
 struct Outbox {
     settings: Settings,
     anonymous_id: String,
+    /// The customer ID from `identify`, sent with every event until `reset`.
+    user_id: Option<String>,
     /// Serialised events not yet acknowledged, oldest first.
     pending: VecDeque<String>,
     /// A request is in flight (one at a time keeps order and avoids duplicate sends).
@@ -48,11 +50,27 @@ pub fn init(settings: Settings) {
         *o.borrow_mut() = Some(Outbox {
             settings,
             anonymous_id,
+            user_id: identity::stored_user_id(),
             pending: VecDeque::new(),
             sending: false,
             timer: false,
             failures: 0,
         })
+    });
+}
+
+/// Sets the customer ID sent with later events (`identify`), or clears it and starts a new
+/// anonymous visitor (`reset`, on logout).
+pub fn set_user(user_id: Option<String>) {
+    identity::remember_user_id(user_id.as_deref());
+    let renew = user_id.is_none();
+    OUTBOX.with(|o| {
+        if let Some(outbox) = o.borrow_mut().as_mut() {
+            outbox.user_id = user_id;
+            if renew {
+                outbox.anonymous_id = identity::renew_anonymous_id();
+            }
+        }
     });
 }
 
@@ -63,7 +81,13 @@ pub fn capture(kind: &str, name: Option<&str>, properties: &JsValue) {
         let Some(outbox) = o.as_mut() else {
             return false;
         };
-        let event = events::build(kind, name, properties, &outbox.anonymous_id);
+        let event = events::build(
+            kind,
+            name,
+            properties,
+            &outbox.anonymous_id,
+            outbox.user_id.as_deref(),
+        );
         match events::to_json(&event) {
             Ok(json) if json.len() > MAX_EVENT_BYTES => {
                 let size = JsValue::from(json.len() as u32);

@@ -75,7 +75,13 @@ fn payload(value: &JsValue) -> JsValue {
 
 /// Builds one event: `kind` is a `protocol::names::types` value; `name` is the `event` of a
 /// `track`; `properties` is what the shop passed.
-pub fn build(kind: &str, name: Option<&str>, properties: &JsValue, anonymous_id: &str) -> Object {
+pub fn build(
+    kind: &str,
+    name: Option<&str>,
+    properties: &JsValue,
+    anonymous_id: &str,
+    user_id: Option<&str>,
+) -> Object {
     let event = Object::new();
     set(&event, names::TYPE, kind);
     if let Some(name) = name {
@@ -83,8 +89,17 @@ pub fn build(kind: &str, name: Option<&str>, properties: &JsValue, anonymous_id:
     }
     set(&event, names::MESSAGE_ID, crate::identity::new_uuid());
     set(&event, names::ANONYMOUS_ID, anonymous_id);
+    if let Some(user_id) = user_id {
+        set(&event, names::USER_ID, user_id);
+    }
     set(&event, names::TIMESTAMP, Date::new_0().to_iso_string());
-    set(&event, names::PROPERTIES, payload(properties));
+    // `identify` carries who the person is (traits); every other event what they did.
+    let field = if kind == protocol::names::types::IDENTIFY {
+        names::TRAITS
+    } else {
+        names::PROPERTIES
+    };
+    set(&event, field, payload(properties));
     set(&event, names::CONTEXT, context());
     event
 }
@@ -111,8 +126,8 @@ mod tests {
     fn builds_a_segment_track_event() {
         let props = Object::new();
         Reflect::set(&props, &"product_id".into(), &"SKU-1".into()).unwrap();
-        let a = build("track", Some("Product Viewed"), &props, "visitor-1");
-        let b = build("track", Some("Product Viewed"), &props, "visitor-1");
+        let a = build("track", Some("Product Viewed"), &props, "visitor-1", None);
+        let b = build("track", Some("Product Viewed"), &props, "visitor-1", None);
         let json: JsValue = JSON::parse(&to_json(&a).unwrap()).unwrap();
         assert_eq!(
             field(&json, &["type"]).as_string().as_deref(),
@@ -153,11 +168,11 @@ mod tests {
 
     #[wasm_bindgen_test]
     fn non_object_properties_become_empty_and_cycles_are_refused() {
-        let page = build("page", None, &JsValue::from_str("oops"), "v");
+        let page = build("page", None, &JsValue::from_str("oops"), "v", None);
         assert!(field(&page.clone().into(), &["properties"]).is_object());
         assert!(field(&page.into(), &["event"]).is_undefined());
         let cyclic = Object::new();
         Reflect::set(&cyclic, &"self".into(), &cyclic).unwrap();
-        assert!(to_json(&build("track", Some("Loop"), &cyclic, "v")).is_err());
+        assert!(to_json(&build("track", Some("Loop"), &cyclic, "v", None)).is_err());
     }
 }

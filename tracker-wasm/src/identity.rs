@@ -4,7 +4,7 @@ use wasm_bindgen::JsCast;
 use web_sys::HtmlDocument;
 
 use protocol::ids::VISITOR_COOKIE_MAX_AGE;
-use protocol::ids::{cookie_value, is_uuid, VISITOR_COOKIE as COOKIE};
+use protocol::ids::{cookie_value, is_uuid, VISITOR_COOKIE as COOKIE, VISITOR_COOKIE_SERVER_COPY};
 
 fn document() -> Option<HtmlDocument> {
     web_sys::window()?
@@ -21,10 +21,11 @@ pub fn anonymous_id() -> String {
         .as_ref()
         .and_then(|d| d.cookie().ok())
         .unwrap_or_default();
-    let id = match cookie_value(&cookies, COOKIE) {
-        Some(v) if is_uuid(v) => v.to_string(),
-        _ => new_uuid(),
-    };
+    // Our cookie, else the collector's server-set copy (Safari may have dropped ours), else new.
+    let id = [COOKIE, VISITOR_COOKIE_SERVER_COPY]
+        .iter()
+        .find_map(|name| cookie_value(&cookies, name).filter(|v| is_uuid(v)))
+        .map_or_else(new_uuid, str::to_string);
     if let Some(doc) = doc {
         let secure = web_sys::window()
             .and_then(|w| w.location().protocol().ok())
@@ -46,6 +47,43 @@ pub fn anonymous_id() -> String {
         let _ = doc.set_cookie(&cookie);
     }
     id
+}
+
+/// localStorage key of the customer ID given to `identify`.
+const USER_KEY: &str = "orb_uid";
+
+fn local_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok().flatten()
+}
+
+/// The customer ID from an earlier `identify` on this site, if any.
+pub fn stored_user_id() -> Option<String> {
+    local_storage()?
+        .get_item(USER_KEY)
+        .ok()
+        .flatten()
+        .filter(|u| !u.is_empty())
+}
+
+/// Remembers (or, with `None`, forgets) the customer ID across pages.
+pub fn remember_user_id(user_id: Option<&str>) {
+    if let Some(storage) = local_storage() {
+        let _ = match user_id {
+            Some(id) => storage.set_item(USER_KEY, id),
+            None => storage.remove_item(USER_KEY),
+        };
+    }
+}
+
+/// Replaces the anonymous ID with a new one (on logout, so the next person on this device starts
+/// fresh) and returns it.
+pub fn renew_anonymous_id() -> String {
+    if let Some(doc) = document() {
+        for name in [COOKIE, VISITOR_COOKIE_SERVER_COPY] {
+            let _ = doc.set_cookie(&[name, "=; Path=/; Max-Age=0"].concat());
+        }
+    }
+    anonymous_id()
 }
 
 /// A random RFC 4122 version-4 UUID from the browser's cryptographic random source.
@@ -103,5 +141,22 @@ mod tests {
             .unwrap();
         let replaced = anonymous_id();
         assert!(is_uuid(&replaced) && replaced != first);
+        // Safari dropped our cookie, but the collector's server-set copy is there: restored.
+        doc.set_cookie(&format!("{COOKIE}=; Path=/; Max-Age=0"))
+            .unwrap();
+        doc.set_cookie(&format!("{VISITOR_COOKIE_SERVER_COPY}={first}; Path=/"))
+            .unwrap();
+        assert_eq!(anonymous_id(), first);
+        assert_eq!(
+            cookie_value(&doc.cookie().unwrap(), COOKIE),
+            Some(first.as_str())
+        );
+        // Logout forgets both.
+        let fresh = renew_anonymous_id();
+        assert_ne!(fresh, first);
+        assert_eq!(
+            cookie_value(&doc.cookie().unwrap(), VISITOR_COOKIE_SERVER_COPY),
+            None
+        );
     }
 }

@@ -13,6 +13,8 @@ mod commands;
 mod delivery;
 mod events;
 mod identity;
+mod navigation;
+mod product_ld;
 
 /// Logs a warning for the shop's developer: `orbita:` then the parts, as console arguments
 /// (no string formatting machinery in the wasm, which keeps the tracker small).
@@ -34,6 +36,8 @@ pub struct Settings {
     pub endpoint: String,
     /// The site's public write key.
     pub write_key: String,
+    /// Send product views from schema.org JSON-LD when the shop sends none (default on).
+    pub auto_product: bool,
 }
 
 impl Settings {
@@ -48,12 +52,15 @@ impl Settings {
         Settings {
             endpoint: text("endpoint").trim_end_matches('/').into(),
             write_key: text("writeKey"),
+            auto_product: text("autoProduct") != "off",
         }
     }
 }
 
-/// Starts the tracker: remembers the visitor, sends the page view, replays the queued calls
-/// and, if the page has a recommendation placeholder, asks the stub to load the widgets.
+/// Starts the tracker: remembers the visitor, sends the page view (and one per single-page-app
+/// navigation), replays the queued calls, sends a product view from the page's JSON-LD if the
+/// shop sent none, and, if the page has a recommendation placeholder, asks the stub to load the
+/// widgets.
 #[wasm_bindgen]
 pub fn start(config: JsValue, queue: JsValue, load_widgets: JsValue) {
     let settings = Settings::from_js(&config);
@@ -64,19 +71,21 @@ pub fn start(config: JsValue, queue: JsValue, load_widgets: JsValue) {
         click::redeem(&settings, &identity::anonymous_id(), token);
     }
     delivery::listen_for_page_hide();
-    commands::page(&JsValue::UNDEFINED);
+    navigation::start();
     if let Ok(queue) = queue.dyn_into::<Array>() {
         for call in queue.iter() {
             command(Array::from(&call));
         }
     }
-    if let Ok(loader) = load_widgets.dyn_into::<Function>() {
-        commands::when_dom_ready(move || {
-            if commands::page_has_placeholder() {
-                let _ = loader.call0(&JsValue::NULL);
-            }
-        });
-    }
+    let loader = load_widgets.dyn_into::<Function>().ok();
+    commands::when_dom_ready(move || {
+        if settings.auto_product {
+            product_ld::capture_from_page();
+        }
+        if let Some(loader) = loader.filter(|_| commands::page_has_placeholder()) {
+            let _ = loader.call0(&JsValue::NULL);
+        }
+    });
 }
 
 /// Runs one call of the global function: `orbita('track', 'Signed Up', {...})` arrives here as

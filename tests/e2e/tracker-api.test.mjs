@@ -1,0 +1,80 @@
+// The tracker's API in real Chromium: SPA page views, identify/reset, JSON-LD precedence.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { BASE, launch, d1, eventually, anonymousIdCookie } from './helpers.mjs';
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+const rowsOf = (anonymousId) => d1('SELECT type, event, user_id, raw FROM events WHERE anonymous_id = ? ORDER BY timestamp_ms', anonymousId);
+const pathsOf = (rows) => rows.filter((r) => r.type === 'page').map((r) => JSON.parse(r.raw).context.page.path);
+
+test('single-page apps: one page view per navigation, none for repeats or fragments', async () => {
+  const page = await browser.context.newPage();
+  await page.goto(`${BASE}/thank-you`);
+  const { value: visitor } = await eventually(() => anonymousIdCookie(browser.context), 10_000, 'the cookie');
+  await eventually(async () => page.evaluate(() => typeof window.orbita.pendingEvents === 'function'), 10_000, 'the tracker');
+  await page.evaluate(() => {
+    history.pushState({}, '', '/spa/step-1');
+    history.pushState({}, '', '/spa/step-1');   // same address: not a new page view
+    history.replaceState({}, '', '/spa/step-1'); // same again
+    location.hash = '#details';                  // fragment only: not a page view
+    history.pushState({}, '', '/spa/step-2');
+  });
+  await page.goBack(); // popstate to /spa/step-1#details
+  await page.evaluate(() => window.orbita('flush'));
+  const paths = await eventually(() => { const p = pathsOf(rowsOf(visitor)); return p.length >= 4 && p; }, 10_000, 'four page views');
+  await new Promise((r) => setTimeout(r, 800));
+  assert.deepEqual(pathsOf(rowsOf(visitor)), ['/thank-you', '/spa/step-1', '/spa/step-2', '/spa/step-1']);
+  assert.equal(paths.length, 4);
+  await page.close();
+});
+
+test('identify sends who the visitor is and tags later events; reset forgets them and starts a new visitor', async () => {
+  const page = await browser.context.newPage();
+  await page.goto(`${BASE}/cart`);
+  await eventually(async () => page.evaluate(() => typeof window.orbita.pendingEvents === 'function'), 10_000, 'the tracker');
+  const { value: before } = await anonymousIdCookie(browser.context);
+  const customer = `crm-${Date.now()}`;
+  await page.evaluate((c) => {
+    window.orbita('identify', c, { email: 'spa.customer@example.com', name: 'Ana' });
+    window.orbita('track', 'Wishlist Viewed', {});
+  }, customer);
+  const identified = await eventually(() => {
+    const rows = rowsOf(before);
+    return rows.some((r) => r.type === 'identify') && rows.some((r) => r.event === 'Wishlist Viewed') && rows;
+  }, 10_000, 'identify and the next event');
+  const identify = JSON.parse(identified.find((r) => r.type === 'identify').raw);
+  assert.equal(identify.userId, customer);
+  assert.equal(identify.traits.email, 'spa.customer@example.com');
+  assert.equal(identified.find((r) => r.event === 'Wishlist Viewed').user_id, customer);
+
+  // The customer ID survives a reload (page views now carry it).
+  await page.reload();
+  await eventually(() => rowsOf(before).some((r) => r.type === 'page' && r.user_id === customer), 10_000, 'a page view with the customer ID');
+
+  await page.evaluate(() => { window.orbita('reset'); window.orbita('track', 'Logged Out', {}); });
+  const { value: after } = await anonymousIdCookie(browser.context);
+  assert.notEqual(after, before, 'a new anonymous visitor after logout');
+  const loggedOut = await eventually(() => d1("SELECT user_id, anonymous_id FROM events WHERE event = 'Logged Out' AND anonymous_id = ?", after)[0], 10_000, 'the event after reset');
+  assert.equal(loggedOut.user_id, null);
+  await page.close();
+});
+
+test("a shop's own product-view call wins over the page's JSON-LD: one product view per page", async () => {
+  const page = await browser.context.newPage();
+  await page.addInitScript(() => {
+    window.orbita = window.orbita || function () { (window.orbita.q = window.orbita.q || []).push(arguments); };
+    window.orbita('productViewed', { product_id: 'LL-1007', variant: 'explicit' });
+  });
+  await page.goto(`${BASE}/p/LL-1007`);
+  const { value: visitor } = await eventually(() => anonymousIdCookie(browser.context), 10_000, 'the cookie');
+  await eventually(() => rowsOf(visitor).some((r) => r.event === 'Product Viewed' && JSON.parse(r.raw).properties.variant === 'explicit'), 10_000, 'the explicit view');
+  await page.waitForLoadState('networkidle');
+  await page.evaluate(() => window.orbita('flush'));
+  await new Promise((r) => setTimeout(r, 800));
+  const views = rowsOf(visitor).filter((r) => r.event === 'Product Viewed' && JSON.parse(r.raw).properties.product_id === 'LL-1007');
+  assert.equal(views.length, 1);
+  await page.close();
+});

@@ -1,0 +1,116 @@
+//! Zero-code product views: most shops already describe their product pages for search engines
+//! with schema.org `Product` JSON-LD. If a page has one and the shop did not send a product view
+//! itself, the tracker sends it from that description. `data-auto-product="off"` on the script
+//! tag turns this off.
+
+use std::cell::Cell;
+
+use js_sys::{Array, Object, Reflect, JSON};
+use protocol::ecommerce;
+use wasm_bindgen::prelude::*;
+
+use crate::delivery;
+
+thread_local! {
+    static PRODUCT_VIEW_SENT: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Notes that this page view already has a product view (sent by the shop).
+pub fn note_product_view() {
+    PRODUCT_VIEW_SENT.with(|s| s.set(true));
+}
+
+fn get(value: &JsValue, key: &str) -> JsValue {
+    Reflect::get(value, &key.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// A string, or a number as decimal text (formatted by JavaScript, to keep `core::fmt` out).
+fn text(value: &JsValue) -> Option<String> {
+    let text = match (value.as_string(), value.as_f64()) {
+        (Some(s), _) => s,
+        (None, Some(n)) => String::from(js_sys::Number::from(n).to_string_with_radix(10).ok()?),
+        _ => return None,
+    };
+    (!text.trim().is_empty()).then(|| text.trim().to_string())
+}
+
+/// The first schema.org `Product` in a JSON-LD value (an object, a list, or an `@graph`).
+fn find_product(value: &JsValue) -> Option<JsValue> {
+    if Array::is_array(value) {
+        return Array::from(value).iter().find_map(|v| find_product(&v));
+    }
+    if !value.is_object() {
+        return None;
+    }
+    let kind = get(value, "@type");
+    let is_product = kind.as_string().as_deref() == Some("Product")
+        || (Array::is_array(&kind)
+            && Array::from(&kind)
+                .iter()
+                .any(|k| k.as_string().as_deref() == Some("Product")));
+    if is_product {
+        return Some(value.clone());
+    }
+    find_product(&get(value, "@graph"))
+}
+
+/// Turns a JSON-LD product into the properties of `Product Viewed`.
+pub fn properties(product: &JsValue) -> Option<Object> {
+    let id = ["sku", "productID", "mpn", "@id"]
+        .iter()
+        .find_map(|k| text(&get(product, k)))?;
+    let props = Object::new();
+    let set = |k: &str, v: JsValue| {
+        let _ = Reflect::set(&props, &k.into(), &v);
+    };
+    set(ecommerce::PRODUCT_ID, id.into());
+    if let Some(name) = text(&get(product, "name")) {
+        set("name", name.into());
+    }
+    let mut offers = get(product, "offers");
+    if Array::is_array(&offers) {
+        offers = Array::from(&offers).get(0);
+    }
+    let price = get(&offers, "price");
+    let price = price
+        .as_f64()
+        .or_else(|| price.as_string().and_then(|p| p.trim().parse().ok()));
+    if let Some(price) = price {
+        set(ecommerce::PRICE, price.into());
+    }
+    if let Some(currency) = text(&get(&offers, "priceCurrency")) {
+        set(ecommerce::CURRENCY, currency.into());
+    }
+    set("source", "json-ld".into());
+    Some(props)
+}
+
+/// Sends the product view from the page's JSON-LD, unless the shop already sent one.
+pub fn capture_from_page() {
+    if PRODUCT_VIEW_SENT.with(Cell::get) {
+        return;
+    }
+    let Some(doc) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    let Ok(scripts) = doc.query_selector_all("script[type='application/ld+json']") else {
+        return;
+    };
+    for i in 0..scripts.length() {
+        let Some(text) = scripts.item(i).and_then(|n| n.text_content()) else {
+            continue;
+        };
+        let Ok(value) = JSON::parse(&text) else {
+            continue;
+        };
+        if let Some(props) = find_product(&value).and_then(|p| properties(&p)) {
+            note_product_view();
+            delivery::capture(
+                protocol::names::types::TRACK,
+                Some(ecommerce::PRODUCT_VIEWED),
+                &props,
+            );
+            return;
+        }
+    }
+}
