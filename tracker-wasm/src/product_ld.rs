@@ -72,9 +72,14 @@ pub fn properties(product: &JsValue) -> Option<Object> {
         offers = Array::from(&offers).get(0);
     }
     let price = get(&offers, "price");
-    let price = price
-        .as_f64()
-        .or_else(|| price.as_string().and_then(|p| p.trim().parse().ok()));
+    // JSON-LD prices are often strings ("49.00"); JavaScript parses them (Rust's float parser
+    // would add kilobytes to the wasm).
+    let price = price.as_f64().or_else(|| {
+        price
+            .as_string()
+            .map(|p| js_sys::parse_float(&p))
+            .filter(|n| n.is_finite())
+    });
     if let Some(price) = price {
         set(ecommerce::PRICE, price.into());
     }
