@@ -3,7 +3,8 @@
 (function (w, d) {
   var s = d.currentScript, base = s.src.replace(/[^/]*$/, ''), a = s.dataset;
   var o = w.orbita = w.orbita || function () { (o.q = o.q || []).push(arguments); };
-  var cfg = { writeKey: a.writeKey || '', endpoint: a.endpoint || new URL(base).origin, autoProduct: a.autoProduct || '' };
+  var cfg = { writeKey: a.writeKey || '', endpoint: a.endpoint || new URL(base).origin, autoProduct: a.autoProduct || '',
+    consent: a.consent || '', respectGpc: a.respectGpc || '' };
   function load(name) {
     return import(base + name + '.js').then(function (m) {
       return m.default({ module_or_path: base + name + '_bg.wasm' }).then(function () { return m; });
@@ -14,6 +15,7 @@
     w.orbita = function () { t.command([].slice.call(arguments)); };
     w.orbita.anonymousId = t.anonymousId;
     w.orbita.pendingEvents = t.pendingEvents;
+    w.orbita.consentState = t.consentState;
     t.start(cfg, q, function () {
       return load('widgets').then(function (m) { m.render(cfg, w.orbita); });
     });

@@ -43,6 +43,14 @@ pub fn dispatch(args: &Array) {
         },
         "identify" => identify(&first, &second),
         "reset" => delivery::set_user(None),
+        "consent" => match first
+            .as_string()
+            .as_deref()
+            .and_then(crate::consent::Consent::parse)
+        {
+            Some(decision) => delivery::set_consent(decision),
+            None => warn(&[&"consent takes 'granted' or 'denied'".into()]),
+        },
         "flush" => delivery::flush(false),
         other => warn(&[&"unknown command".into(), &other.into()]),
     }

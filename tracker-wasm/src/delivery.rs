@@ -17,6 +17,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{RequestInit, Response};
 
+use crate::consent::{self, Consent};
 use crate::{events, identity, warn, Settings};
 
 /// How long an event may wait for companions before its batch is sent.
@@ -26,7 +27,12 @@ const MAX_BACKOFF_MS: f64 = 60_000.0;
 
 struct Outbox {
     settings: Settings,
-    anonymous_id: String,
+    /// The visitor's anonymous ID; `None` until consent allows the cookie.
+    anonymous_id: Option<String>,
+    /// Consent to tracking (see `consent`).
+    consent: Consent,
+    /// Events captured before consent was decided, waiting in memory (never in storage).
+    held: Vec<js_sys::Object>,
     /// The customer ID from `identify`, sent with every event until `reset`.
     user_id: Option<String>,
     /// Serialised events not yet acknowledged, oldest first.
@@ -43,14 +49,23 @@ thread_local! {
     static OUTBOX: RefCell<Option<Outbox>> = const { RefCell::new(None) };
 }
 
-/// Sets up delivery with the site's settings and the visitor's anonymous ID.
+/// Sets up delivery with the site's settings; the anonymous ID cookie is read or written only
+/// if consent allows.
 pub fn init(settings: Settings) {
-    let anonymous_id = identity::anonymous_id();
+    let existing = identity::existing_anonymous_id();
+    let consent = consent::initial(&settings, existing.is_some());
+    let granted = consent == Consent::Granted;
     OUTBOX.with(|o| {
         *o.borrow_mut() = Some(Outbox {
             settings,
-            anonymous_id,
-            user_id: identity::stored_user_id(),
+            anonymous_id: granted.then(identity::anonymous_id),
+            consent,
+            held: Vec::new(),
+            user_id: if granted {
+                identity::stored_user_id()
+            } else {
+                None
+            },
             pending: VecDeque::new(),
             sending: false,
             timer: false,
@@ -62,16 +77,77 @@ pub fn init(settings: Settings) {
 /// Sets the customer ID sent with later events (`identify`), or clears it and starts a new
 /// anonymous visitor (`reset`, on logout).
 pub fn set_user(user_id: Option<String>) {
-    identity::remember_user_id(user_id.as_deref());
-    let renew = user_id.is_none();
     OUTBOX.with(|o| {
         if let Some(outbox) = o.borrow_mut().as_mut() {
+            if outbox.consent == Consent::Granted {
+                identity::remember_user_id(user_id.as_deref());
+                if user_id.is_none() {
+                    outbox.anonymous_id = Some(identity::renew_anonymous_id());
+                }
+            }
             outbox.user_id = user_id;
-            if renew {
-                outbox.anonymous_id = identity::renew_anonymous_id();
+        }
+    });
+}
+
+/// The current consent state.
+pub fn consent() -> Consent {
+    OUTBOX.with(|o| o.borrow().as_ref().map_or(Consent::Pending, |o| o.consent))
+}
+
+/// The visitor's anonymous ID, if consent allowed one.
+pub fn anonymous_id() -> Option<String> {
+    OUTBOX.with(|o| o.borrow().as_ref().and_then(|o| o.anonymous_id.clone()))
+}
+
+/// Records the visitor's decision. Granting sends what was held; denying drops it and removes
+/// everything the tracker wrote, and nothing is sent from then on.
+pub fn set_consent(decision: Consent) {
+    let release = OUTBOX.with(|o| {
+        let mut o = o.borrow_mut();
+        let outbox = o.as_mut()?;
+        outbox.consent = decision;
+        match decision {
+            Consent::Granted => {
+                let anonymous_id = outbox
+                    .anonymous_id
+                    .get_or_insert_with(identity::anonymous_id)
+                    .clone();
+                if let Some(user_id) = &outbox.user_id {
+                    identity::remember_user_id(Some(user_id));
+                }
+                for event in std::mem::take(&mut outbox.held) {
+                    stamp(&event, &anonymous_id, outbox.user_id.as_deref());
+                    if let Ok(json) = events::to_json(&event) {
+                        outbox.pending.push_back(json);
+                    }
+                }
+                Some(())
+            }
+            _ => {
+                outbox.held.clear();
+                outbox.pending.clear();
+                outbox.anonymous_id = None;
+                outbox.user_id = None;
+                if decision == Consent::Denied {
+                    identity::forget_everything();
+                }
+                None
             }
         }
     });
+    if release.is_some() {
+        schedule(0);
+    }
+}
+
+/// Adds who and under what consent to an event held before consent.
+fn stamp(event: &js_sys::Object, anonymous_id: &str, user_id: Option<&str>) {
+    let _ = Reflect::set(event, &names::ANONYMOUS_ID.into(), &anonymous_id.into());
+    if let Some(user_id) = user_id {
+        let _ = Reflect::set(event, &names::USER_ID.into(), &user_id.into());
+    }
+    events::set_consent(event, Consent::Granted);
 }
 
 /// Captures one event and schedules its delivery.
@@ -81,13 +157,22 @@ pub fn capture(kind: &str, name: Option<&str>, properties: &JsValue) {
         let Some(outbox) = o.as_mut() else {
             return false;
         };
+        let anonymous_id = outbox.anonymous_id.clone().unwrap_or_default();
         let event = events::build(
             kind,
             name,
             properties,
-            &outbox.anonymous_id,
+            &anonymous_id,
             outbox.user_id.as_deref(),
         );
+        match outbox.consent {
+            Consent::Denied => return false,
+            Consent::Pending => {
+                outbox.held.push(event);
+                return false;
+            }
+            Consent::Granted => events::set_consent(&event, Consent::Granted),
+        }
         match events::to_json(&event) {
             Ok(json) if json.len() > MAX_EVENT_BYTES => {
                 let size = JsValue::from(json.len() as u32);

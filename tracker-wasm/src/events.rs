@@ -104,6 +104,16 @@ pub fn build(
     event
 }
 
+/// Records the consent state the event is sent under, in `context.consent.tracking`.
+pub fn set_consent(event: &Object, consent: crate::consent::Consent) {
+    let Ok(context) = Reflect::get(event, &names::CONTEXT.into()) else {
+        return;
+    };
+    let state = Object::new();
+    set(&state, names::CONSENT_TRACKING, consent.as_str());
+    let _ = Reflect::set(&context, &names::CONSENT.into(), &state);
+}
+
 /// The event as JSON text, or the browser's error (e.g. the shop passed a cyclic object).
 pub fn to_json(event: &Object) -> Result<String, JsValue> {
     JSON::stringify(event)?

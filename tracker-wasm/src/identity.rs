@@ -86,6 +86,25 @@ pub fn renew_anonymous_id() -> String {
     anonymous_id()
 }
 
+/// The visitor's anonymous ID if a cookie already holds one; writes nothing.
+pub fn existing_anonymous_id() -> Option<String> {
+    let cookies = document()?.cookie().ok()?;
+    [COOKIE, VISITOR_COOKIE_SERVER_COPY]
+        .iter()
+        .find_map(|name| cookie_value(&cookies, name).filter(|v| is_uuid(v)))
+        .map(str::to_string)
+}
+
+/// Removes everything the tracker wrote (consent withdrawn).
+pub fn forget_everything() {
+    if let Some(doc) = document() {
+        for name in [COOKIE, VISITOR_COOKIE_SERVER_COPY] {
+            let _ = doc.set_cookie(&[name, "=; Path=/; Max-Age=0"].concat());
+        }
+    }
+    remember_user_id(None);
+}
+
 /// A random RFC 4122 version-4 UUID from the browser's cryptographic random source.
 pub fn new_uuid() -> String {
     let mut bytes = [0u8; 16];

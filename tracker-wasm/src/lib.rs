@@ -10,6 +10,7 @@
 
 mod click;
 mod commands;
+mod consent;
 mod delivery;
 mod events;
 mod identity;
@@ -38,6 +39,10 @@ pub struct Settings {
     pub write_key: String,
     /// Send product views from schema.org JSON-LD when the shop sends none (default on).
     pub auto_product: bool,
+    /// Track only after `orbita('consent', 'granted')` (`data-consent="required"`).
+    pub consent_required: bool,
+    /// Treat Global Privacy Control / Do Not Track as a denial (`data-respect-gpc="on"`).
+    pub respect_gpc: bool,
 }
 
 impl Settings {
@@ -53,6 +58,8 @@ impl Settings {
             endpoint: text("endpoint").trim_end_matches('/').into(),
             write_key: text("writeKey"),
             auto_product: text("autoProduct") != "off",
+            consent_required: text("consent") == "required",
+            respect_gpc: text("respectGpc") == "on",
         }
     }
 }
@@ -67,8 +74,9 @@ pub fn start(config: JsValue, queue: JsValue, load_widgets: JsValue) {
     // Before the page view, so the view is sent from a URL without the token.
     let click_token = click::take_from_address_bar();
     delivery::init(settings.clone());
-    if let Some(token) = click_token {
-        click::redeem(&settings, &identity::anonymous_id(), token);
+    // A click token joins this device to a contact: only with consent to track.
+    if let (Some(token), Some(anonymous_id)) = (click_token, delivery::anonymous_id()) {
+        click::redeem(&settings, &anonymous_id, token);
     }
     delivery::listen_for_page_hide();
     navigation::start();
@@ -95,10 +103,17 @@ pub fn command(args: Array) {
     commands::dispatch(&args);
 }
 
-/// The visitor's anonymous ID, for the shop's own use (e.g. passing it to its backend).
+/// The visitor's anonymous ID, for the shop's own use (e.g. passing it to its backend); empty
+/// while consent does not allow one.
 #[wasm_bindgen(js_name = anonymousId)]
 pub fn anonymous_id() -> String {
-    identity::anonymous_id()
+    delivery::anonymous_id().unwrap_or_default()
+}
+
+/// The consent state: `granted`, `denied` or `pending`.
+#[wasm_bindgen(js_name = consentState)]
+pub fn consent_state() -> String {
+    delivery::consent().as_str().into()
 }
 
 /// Number of events captured but not yet acknowledged by the collector.
