@@ -77,15 +77,31 @@ pub fn sdk(tools: &Tools) -> Result {
             .arg(raw.join(format!("{name}_bg.wasm")))
             .args(["-Oz", "-o"])
             .arg(out.join(format!("{name}_bg.wasm"))))?;
-        copy(
-            raw.join(format!("{name}.js")),
-            out.join(format!("{name}.js")),
+        minify(
+            tools,
+            &raw.join(format!("{name}.js")),
+            &out.join(format!("{name}.js")),
         )?;
     }
-    copy(
-        tools.root.join("tracker-wasm/js/orbita.js"),
-        out.join("orbita.js"),
+    minify(
+        tools,
+        &tools.root.join("tracker-wasm/js/orbita.js"),
+        &out.join("orbita.js"),
     )
+}
+
+/// Minifies JavaScript with esbuild (the pinned copy wrangler brings): the wasm-bindgen glue and
+/// the stub are downloaded by every shop page, so their bytes count.
+fn minify(tools: &Tools, from: &std::path::Path, to: &std::path::Path) -> Result {
+    run(tools
+        .command(
+            tools
+                .root
+                .join("node_modules/@esbuild/linux-x64/bin/esbuild"),
+        )
+        .arg(from)
+        .args(["--minify", "--log-level=warning", "--legal-comments=none"])
+        .arg(format!("--outfile={}", to.display())))
 }
 
 /// Builds the worker with worker-build (which uses the pinned wasm-bindgen, wasm-opt and esbuild
@@ -95,10 +111,4 @@ pub fn worker(tools: &Tools) -> Result {
         .command(tools.cargo_bin.join("worker-build"))
         .arg("--release")
         .current_dir(tools.root.join("edge-collector")))
-}
-
-fn copy(from: PathBuf, to: PathBuf) -> Result {
-    fs::copy(&from, &to)
-        .map(drop)
-        .map_err(|e| format!("copy {} → {}: {e}", from.display(), to.display()))
 }
