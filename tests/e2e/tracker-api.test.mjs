@@ -78,3 +78,32 @@ test("a shop's own product-view call wins over the page's JSON-LD: one product v
   assert.equal(views.length, 1);
   await page.close();
 });
+
+test('a session starts with its campaign (UTM, referrer, landing page); its events carry the session ID and a sequence', async () => {
+  const fresh = await launch();
+  try {
+    const page = await fresh.context.newPage();
+    await page.goto(`${BASE}/?utm_source=newsletter&utm_medium=email&utm_campaign=black-friday`);
+    await eventually(async () => page.evaluate(() => typeof window.orbita.pendingEvents === 'function'), 10_000, 'the tracker');
+    await page.goto(`${BASE}/cart`);
+    const { value: visitor } = await anonymousIdCookie(fresh.context);
+    const events = await eventually(() => {
+      const pages = rowsOf(visitor).filter((r) => r.type === 'page').map((r) => JSON.parse(r.raw));
+      return pages.length >= 2 && pages;
+    }, 10_000, 'two page views');
+    const [landing, next] = events.sort((a, b) => a.context.session.seq - b.context.session.seq);
+    assert.deepEqual(
+      { source: landing.context.campaign.source, medium: landing.context.campaign.medium, name: landing.context.campaign.name },
+      { source: 'newsletter', medium: 'email', name: 'black-friday' });
+    assert.match(landing.context.campaign.landingPage, /utm_source=newsletter/);
+    assert.equal(landing.context.session.started, true);
+    assert.equal(next.context.session.id, landing.context.session.id, 'one session across pages');
+    assert.ok(next.context.session.seq > landing.context.session.seq, 'sequence numbers grow');
+    assert.equal(next.context.session.started, false);
+    assert.equal(next.context.campaign.source, 'newsletter', 'the campaign stays with the session');
+    const cookie = (await fresh.context.cookies(BASE)).find((c) => c.name === 'orb_ses');
+    assert.ok(cookie.value.startsWith(landing.context.session.id));
+  } finally {
+    await fresh.close();
+  }
+});

@@ -49,6 +49,7 @@ test('consent required: nothing written or sent until granted; then the waiting 
     assert.equal(event.userId, 'crm-consent');
     const { cookies } = await storage();
     assert.ok(cookies.includes('orb_aid'));
+    assert.ok(cookies.includes('orb_ses'), 'the session held in memory is written once consent is given');
     assert.equal(event.anonymousId, await page.evaluate(() => window.orbita.anonymousId()));
     const pages = d1("SELECT raw FROM events WHERE anonymous_id = ? AND type = 'page'", event.anonymousId);
     assert.equal(pages.length, 1, 'the page view captured before consent was sent too');

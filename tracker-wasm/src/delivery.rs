@@ -18,7 +18,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{RequestInit, Response};
 
 use crate::consent::{self, Consent};
-use crate::{events, identity, warn, Settings};
+use crate::{events, identity, session, warn, Settings};
 
 /// How long an event may wait for companions before its batch is sent.
 const BATCH_DELAY_MS: i32 = 250;
@@ -83,6 +83,7 @@ pub fn set_user(user_id: Option<String>) {
                 identity::remember_user_id(user_id.as_deref());
                 if user_id.is_none() {
                     outbox.anonymous_id = Some(identity::renew_anonymous_id());
+                    session::forget();
                 }
             }
             outbox.user_id = user_id;
@@ -116,6 +117,7 @@ pub fn set_consent(decision: Consent) {
                 if let Some(user_id) = &outbox.user_id {
                     identity::remember_user_id(Some(user_id));
                 }
+                session::persist();
                 for event in std::mem::take(&mut outbox.held) {
                     stamp(&event, &anonymous_id, outbox.user_id.as_deref());
                     if let Ok(json) = events::to_json(&event) {
@@ -131,6 +133,7 @@ pub fn set_consent(decision: Consent) {
                 outbox.user_id = None;
                 if decision == Consent::Denied {
                     identity::forget_everything();
+                    session::forget();
                 }
                 None
             }
@@ -165,6 +168,11 @@ pub fn capture(kind: &str, name: Option<&str>, properties: &JsValue) {
             &anonymous_id,
             outbox.user_id.as_deref(),
         );
+        if outbox.consent != Consent::Denied {
+            let context =
+                Reflect::get(&event, &names::CONTEXT.into()).unwrap_or(JsValue::UNDEFINED);
+            session::stamp(&context, outbox.consent == Consent::Granted);
+        }
         match outbox.consent {
             Consent::Denied => return false,
             Consent::Pending => {

@@ -105,6 +105,11 @@ pub fn forget_everything() {
     remember_user_id(None);
 }
 
+/// Whether `text` has the form of a session ID (the tracker's UUIDs).
+pub fn is_session_id(text: &str) -> bool {
+    is_uuid(text)
+}
+
 /// A random RFC 4122 version-4 UUID from the browser's cryptographic random source.
 pub fn new_uuid() -> String {
     let mut bytes = [0u8; 16];

@@ -16,6 +16,7 @@ mod events;
 mod identity;
 mod navigation;
 mod product_ld;
+mod session;
 
 /// Logs a warning for the shop's developer: `orbita:` then the parts, as console arguments
 /// (no string formatting machinery in the wasm, which keeps the tracker small).
