@@ -13,7 +13,8 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(checked.len(), batch.events.len());
         for c in &checked {
             if let Checked::Valid(event) = c {
-                let again = validate_event(&event.raw, batch.sent_at_ms, sender).expect("a valid event stays valid");
+                let again = validate_event(&event.raw, batch.sent_at_ms, sender)
+                    .expect("a valid event stays valid");
                 assert_eq!(&again, event);
             }
             let _ = c.settled_verdict();

@@ -9,7 +9,9 @@ use protocol::click_token::{issue, verify};
 const SECRET: &[u8] = b"fuzz-secret";
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     // Arbitrary input: must not panic; anything accepted must carry a contact.
     if let Ok(contact) = verify(SECRET, text, 0) {
         assert!(!contact.is_empty());
@@ -24,7 +26,10 @@ fuzz_target!(|data: &[u8]| {
         altered[at] = if altered[at] == b'A' { b'B' } else { b'A' };
         if let Ok(altered) = String::from_utf8(altered) {
             if altered != token {
-                assert!(verify(SECRET, &altered, 999).is_err(), "altered token accepted: {altered}");
+                assert!(
+                    verify(SECRET, &altered, 999).is_err(),
+                    "altered token accepted: {altered}"
+                );
             }
         }
     }

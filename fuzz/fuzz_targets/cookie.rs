@@ -7,7 +7,9 @@ use protocol::auth::{basic_auth_user, bearer_token, decode_base64, encode_base64
 use protocol::ids::{cookie_value, is_uuid, VISITOR_COOKIE};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Some(value) = cookie_value(text, VISITOR_COOKIE) {
         assert!(text.contains(value) && !value.contains(';') && !value.is_empty());
         let _ = is_uuid(value);

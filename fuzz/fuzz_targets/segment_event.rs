@@ -8,7 +8,9 @@ use protocol::event::{validate_event, Sender};
 use protocol::time::parse_rfc3339_ms;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let _ = parse_rfc3339_ms(text);
     for sender in [Sender::Browser, Sender::Server] {
         if let Ok(event) = validate_event(text, None, sender) {
