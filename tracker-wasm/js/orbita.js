@@ -3,6 +3,8 @@
 (function (w, d) {
   var s = d.currentScript, base = s.src.replace(/[^/]*$/, ''), a = s.dataset;
   var o = w.orbita = w.orbita || function () { (o.q = o.q || []).push(arguments); };
+  /* Shops moving from Yespo keep their eS(...) calls (data-yespo="on"). */
+  var y = a.yespo === 'on' && (w.eS = w.eS || function () { (y.q = y.q || []).push(arguments); });
   var cfg = { writeKey: a.writeKey || '', endpoint: a.endpoint || new URL(base).origin, autoProduct: a.autoProduct || '',
     consent: a.consent || '', respectGpc: a.respectGpc || '' };
   function load(name) {
@@ -16,6 +18,11 @@
     w.orbita.anonymousId = t.anonymousId;
     w.orbita.pendingEvents = t.pendingEvents;
     w.orbita.consentState = t.consentState;
+    if (y) {
+      var yq = w.eS.q || [];
+      w.eS = function () { t.yespoCommand([].slice.call(arguments)); };
+      setTimeout(function () { for (var i = 0; i < yq.length; i++) t.yespoCommand([].slice.call(yq[i])); });
+    }
     t.start(cfg, q, function () {
       return load('widgets').then(function (m) { m.render(cfg, w.orbita); });
     });

@@ -1,0 +1,202 @@
+//! Migration layer for shops coming from eSputnik/Yespo: with `data-yespo="on"` on the script
+//! tag, `window.eS('sendEvent', 'ProductPage', {...})` and the other documented shapes keep
+//! working and are mapped onto Orbita's (Segment ecommerce) events. See
+//! shared/handbook/yespo-web-tracking.md §1 for the shapes.
+
+use js_sys::{Array, Object, Reflect};
+use protocol::{ecommerce, names::types};
+use wasm_bindgen::JsValue;
+
+use crate::{commands, delivery, warn};
+
+fn get(value: &JsValue, key: &str) -> JsValue {
+    Reflect::get(value, &key.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// A string or number as text (Yespo sends prices and flags as either).
+fn text(value: &JsValue) -> Option<String> {
+    let text = match (value.as_string(), value.as_f64()) {
+        (Some(s), _) => s,
+        (None, Some(n)) => String::from(js_sys::Number::from(n).to_string_with_radix(10).ok()?),
+        _ => return None,
+    };
+    (!text.trim().is_empty()).then(|| text.trim().to_string())
+}
+
+/// A number from a number or a numeric string (`"49.90"`), parsed by JavaScript.
+fn number(value: &JsValue) -> Option<f64> {
+    value
+        .as_f64()
+        .or_else(|| value.as_string().map(|s| js_sys::parse_float(&s)))
+        .filter(|n| n.is_finite())
+}
+
+fn set(target: &Object, key: &str, value: impl Into<JsValue>) {
+    let _ = Reflect::set(target, &key.into(), &value.into());
+}
+
+/// Yespo's product line (`productKey`, `price`, `quantity`, `currency`) as an Orbita product line.
+fn line(item: &JsValue) -> Option<Object> {
+    let product = Object::new();
+    set(
+        &product,
+        ecommerce::PRODUCT_ID,
+        text(&get(item, "productKey"))?,
+    );
+    if let Some(price) = number(&get(item, "price")) {
+        set(&product, ecommerce::PRICE, price);
+    }
+    set(
+        &product,
+        ecommerce::QUANTITY,
+        number(&get(item, "quantity")).unwrap_or(1.0),
+    );
+    Some(product)
+}
+
+/// Product lines and the total of a list of Yespo items; the first currency seen.
+fn lines(items: &JsValue) -> (Array, f64, Option<String>) {
+    let out = Array::new();
+    let (mut total, mut currency) = (0.0, None);
+    for item in Array::from(items).iter() {
+        if let Some(product) = line(&item) {
+            let price = number(&get(&item, "price")).unwrap_or(0.0);
+            let quantity = number(&get(&item, "quantity")).unwrap_or(1.0);
+            total += price * quantity;
+            currency = currency.or_else(|| text(&get(&item, "currency")));
+            out.push(&product);
+        }
+    }
+    (out, (total * 100.0).round() / 100.0, currency)
+}
+
+fn track(name: &str, properties: &Object) {
+    delivery::capture(types::TRACK, Some(name), properties);
+}
+
+/// `GeneralInfo` (in any event) or `CustomerData`: who the visitor is.
+fn identify_from(info: &JsValue) {
+    if !info.is_object() {
+        return;
+    }
+    let traits = Object::new();
+    for (from, to) in [
+        ("user_email", "email"),
+        ("user_phone", "phone"),
+        ("user_name", "name"),
+        ("user_city", "city"),
+    ] {
+        if let Some(value) = text(&get(info, from)) {
+            set(&traits, to, value);
+        }
+    }
+    let user_id = text(&get(info, "externalCustomerId"));
+    if user_id.is_none() && Object::keys(&traits).length() == 0 {
+        return;
+    }
+    let args = Array::of3(
+        &"identify".into(),
+        &user_id.map_or(JsValue::UNDEFINED, JsValue::from),
+        &traits,
+    );
+    if args.get(1).is_undefined() {
+        commands::dispatch(&Array::of2(&"identify".into(), &traits));
+    } else {
+        commands::dispatch(&args);
+    }
+}
+
+/// Runs one `eS(...)` call.
+pub fn dispatch(args: &Array) {
+    let command = args.get(0).as_string().unwrap_or_default();
+    if command == "init" {
+        return; // Yespo's settings; Orbita's come from the script tag.
+    }
+    if command != "sendEvent" {
+        warn(&[&"eS: unsupported command".into(), &command.into()]);
+        return;
+    }
+    let name = args.get(1).as_string().unwrap_or_default();
+    let payload = args.get(2);
+    identify_from(&get(&payload, "GeneralInfo"));
+    let body = get(&payload, &name);
+    let props = Object::new();
+    match name.as_str() {
+        "PageView" => commands::page(&JsValue::UNDEFINED),
+        "MainPage" => track("Main Page Viewed", &props),
+        "NotFound" => track("Not Found Viewed", &props),
+        "StatusCartPage" => track("Cart Viewed", &props),
+        "ProductPage" => {
+            let Some(id) = text(&get(&body, "productKey")) else {
+                return warn(&[&"eS ProductPage needs productKey".into()]);
+            };
+            set(&props, ecommerce::PRODUCT_ID, id);
+            if let Some(price) = number(&get(&body, "price")) {
+                set(&props, ecommerce::PRICE, price);
+            }
+            if let Some(in_stock) = number(&get(&body, "isInStock")) {
+                set(&props, "in_stock", in_stock != 0.0);
+            }
+            commands::dispatch(&Array::of2(&"productViewed".into(), &props));
+        }
+        "StatusCart" => {
+            let (products, total, currency) = lines(&body);
+            set(&props, ecommerce::PRODUCTS, products);
+            set(&props, "value", total);
+            if let Some(currency) = currency {
+                set(&props, ecommerce::CURRENCY, currency);
+            }
+            if let Some(guid) = text(&get(&payload, "GUID")) {
+                set(&props, "cart_id", guid);
+            }
+            track(ecommerce::CART_UPDATED, &props);
+        }
+        "PurchasedItems" => {
+            let Some(order) = text(&get(&payload, "OrderNumber")) else {
+                return warn(&[&"eS PurchasedItems needs OrderNumber".into()]);
+            };
+            let (products, total, currency) = lines(&body);
+            set(&props, ecommerce::ORDER_ID, order);
+            set(&props, ecommerce::PRODUCTS, products);
+            set(&props, "total", total);
+            if let Some(currency) = currency {
+                set(&props, ecommerce::CURRENCY, currency);
+            }
+            if let Some(guid) = text(&get(&payload, "GUID")) {
+                set(&props, "cart_id", guid);
+            }
+            track(ecommerce::ORDER_COMPLETED, &props);
+        }
+        "CustomerData" => identify_from(&body),
+        "CategoryPage" => {
+            set(
+                &props,
+                ecommerce::CATEGORY,
+                text(&get(&body, "categoryKey")).unwrap_or_default(),
+            );
+            track(ecommerce::PRODUCT_LIST_VIEWED, &props);
+        }
+        "AddToWishlist" => {
+            let Some(id) = text(&get(&body, "productKey")) else {
+                return warn(&[&"eS AddToWishlist needs productKey".into()]);
+            };
+            set(&props, ecommerce::PRODUCT_ID, id);
+            if let Some(price) = number(&get(&body, "price")) {
+                set(&props, ecommerce::PRICE, price);
+            }
+            track("Product Added to Wishlist", &props);
+        }
+        "SearchRequest" => {
+            set(
+                &props,
+                "query",
+                text(&get(&body, "search")).unwrap_or_default(),
+            );
+            if let Some(found) = number(&get(&body, "isFound")) {
+                set(&props, "found", found != 0.0);
+            }
+            track(ecommerce::PRODUCTS_SEARCHED, &props);
+        }
+        other => warn(&[&"eS: unknown event".into(), &other.into()]),
+    }
+}
