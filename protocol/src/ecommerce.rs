@@ -15,6 +15,10 @@ pub const PRODUCT_REMOVED: &str = "Product Removed";
 pub const CHECKOUT_STARTED: &str = "Checkout Started";
 /// An order was placed. Requires `properties.order_id` and `properties.products`.
 pub const ORDER_COMPLETED: &str = "Order Completed";
+/// A product was added to the wishlist. Requires `properties.product_id`.
+pub const PRODUCT_ADDED_TO_WISHLIST: &str = "Product Added to Wishlist";
+/// A product was removed from the wishlist. Requires `properties.product_id`.
+pub const PRODUCT_REMOVED_FROM_WISHLIST: &str = "Product Removed from Wishlist";
 /// A visitor searched the shop.
 pub const PRODUCTS_SEARCHED: &str = "Products Searched";
 

@@ -241,7 +241,11 @@ fn check_ecommerce(name: &str, properties: Option<&Map<String, Value>>) -> Resul
     let empty = Map::new();
     let props = properties.unwrap_or(&empty);
     match name {
-        ecommerce::PRODUCT_VIEWED | ecommerce::PRODUCT_ADDED | ecommerce::PRODUCT_REMOVED
+        ecommerce::PRODUCT_VIEWED
+        | ecommerce::PRODUCT_ADDED
+        | ecommerce::PRODUCT_REMOVED
+        | ecommerce::PRODUCT_ADDED_TO_WISHLIST
+        | ecommerce::PRODUCT_REMOVED_FROM_WISHLIST
             if !has_id(props) =>
         {
             Err(reject(

@@ -40,6 +40,8 @@ test('identify sends who the visitor is and tags later events; reset forgets the
   await page.evaluate((c) => {
     window.orbita('identify', c, { email: 'spa.customer@example.com', name: 'Ana' });
     window.orbita('track', 'Wishlist Viewed', {});
+    window.orbita('wishlistAdded', { product_id: 'LL-1009' });
+    window.orbita('checkout', { value: 54.9, currency: 'EUR' });
   }, customer);
   const identified = await eventually(() => {
     const rows = rowsOf(before);
@@ -49,6 +51,11 @@ test('identify sends who the visitor is and tags later events; reset forgets the
   assert.equal(identify.userId, customer);
   assert.equal(identify.traits.email, 'spa.customer@example.com');
   assert.equal(identified.find((r) => r.event === 'Wishlist Viewed').user_id, customer);
+  const more = await eventually(() => {
+    const rows = rowsOf(before);
+    return rows.some((r) => r.event === 'Checkout Started') && rows;
+  }, 10_000, 'checkout and wishlist');
+  assert.equal(JSON.parse(more.find((r) => r.event === 'Product Added to Wishlist').raw).properties.product_id, 'LL-1009');
 
   // The customer ID survives a reload (page views now carry it).
   await page.reload();

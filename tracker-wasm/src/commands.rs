@@ -35,6 +35,17 @@ pub fn dispatch(args: &Array) {
         "cart" => ecommerce_event(ecommerce::CART_UPDATED, &first, ecommerce::PRODUCTS),
         "purchase" => ecommerce_event(ecommerce::ORDER_COMPLETED, &first, ecommerce::ORDER_ID),
         "search" => delivery::capture(types::TRACK, Some(ecommerce::PRODUCTS_SEARCHED), &first),
+        "checkout" => delivery::capture(types::TRACK, Some(ecommerce::CHECKOUT_STARTED), &first),
+        "wishlistAdded" => ecommerce_event(
+            ecommerce::PRODUCT_ADDED_TO_WISHLIST,
+            &first,
+            ecommerce::PRODUCT_ID,
+        ),
+        "wishlistRemoved" => ecommerce_event(
+            ecommerce::PRODUCT_REMOVED_FROM_WISHLIST,
+            &first,
+            ecommerce::PRODUCT_ID,
+        ),
         "ready" => match first.dyn_into::<Function>() {
             Ok(callback) => {
                 let _ = callback.call0(&JsValue::NULL);

@@ -184,7 +184,7 @@ pub fn dispatch(args: &Array) {
             if let Some(price) = number(&get(&body, "price")) {
                 set(&props, ecommerce::PRICE, price);
             }
-            track("Product Added to Wishlist", &props);
+            track(ecommerce::PRODUCT_ADDED_TO_WISHLIST, &props);
         }
         "SearchRequest" => {
             set(
