@@ -88,6 +88,7 @@ test('the widgets module is fetched only on pages with a placeholder', async () 
   await eventually(() => requested.includes('/orbita/tracker_bg.wasm'), 10_000, 'the tracker to load');
   await page.waitForLoadState('networkidle');
   assert.ok(!requested.some((p) => p.startsWith('/orbita/widgets')), `no widget code on a page without placeholders: ${requested}`);
+  assert.ok(!requested.some((p) => p.startsWith('/orbita/yespo')), 'the Yespo layer only loads with data-yespo="on"');
   requested.length = 0;
   await page.goto(`${BASE}/cart`);
   await eventually(() => requested.includes('/orbita/widgets_bg.wasm'), 10_000, 'the widgets to load where needed');

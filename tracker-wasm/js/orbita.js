@@ -18,13 +18,13 @@
     w.orbita.anonymousId = t.anonymousId;
     w.orbita.pendingEvents = t.pendingEvents;
     w.orbita.consentState = t.consentState;
-    if (y) {
-      var yq = w.eS.q || [];
-      w.eS = function () { t.yespoCommand([].slice.call(arguments)); };
-      setTimeout(function () { for (var i = 0; i < yq.length; i++) t.yespoCommand([].slice.call(yq[i])); });
-    }
     t.start(cfg, q, function () {
       return load('widgets').then(function (m) { m.render(cfg, w.orbita); });
+    });
+    if (y) load('yespo').then(function (m) {
+      var yq = w.eS.q || [];
+      w.eS = function () { m.command([].slice.call(arguments), w.orbita); };
+      for (var i = 0; i < yq.length; i++) w.eS.apply(w, yq[i]);
     });
   })['catch'](function (e) { console.warn('orbita: tracker failed to load', e); });
 })(window, document);

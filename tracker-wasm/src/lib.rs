@@ -17,7 +17,6 @@ mod identity;
 mod navigation;
 mod product_ld;
 mod session;
-mod yespo;
 
 /// Logs a warning for the shop's developer: `orbita:` then the parts, as console arguments
 /// (no string formatting machinery in the wasm, which keeps the tracker small).
@@ -103,12 +102,6 @@ pub fn start(config: JsValue, queue: JsValue, load_widgets: JsValue) {
 #[wasm_bindgen]
 pub fn command(args: Array) {
     commands::dispatch(&args);
-}
-
-/// Runs one call of Yespo's `eS(...)` (the migration layer, `data-yespo="on"`).
-#[wasm_bindgen(js_name = yespoCommand)]
-pub fn yespo_command(args: Array) {
-    yespo::dispatch(&args);
 }
 
 /// The visitor's anonymous ID, for the shop's own use (e.g. passing it to its backend); empty

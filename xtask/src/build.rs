@@ -8,7 +8,11 @@ use crate::tools::{run, Tools};
 use crate::Result;
 
 /// A browser module: the crate's wasm file name and the name it is served under.
-pub const MODULES: [(&str, &str); 2] = [("tracker_wasm", "tracker"), ("widgets", "widgets")];
+pub const MODULES: [(&str, &str); 3] = [
+    ("tracker_wasm", "tracker"),
+    ("widgets", "widgets"),
+    ("tracker_yespo", "yespo"),
+];
 
 /// The browser crates, for cargo: built for the web and tested in headless Chromium.
 pub const BROWSER: &[&str] = &[
@@ -18,6 +22,8 @@ pub const BROWSER: &[&str] = &[
     "tracker-wasm",
     "-p",
     "widgets",
+    "-p",
+    "tracker-yespo",
 ];
 
 /// Where the site (and the SDK inside it, under `orbita/`) is generated.

@@ -191,6 +191,8 @@ const NATIVE: &[&str] = &[
     "--exclude",
     "widgets",
     "--exclude",
+    "tracker-yespo",
+    "--exclude",
     "edge-collector",
 ];
 

@@ -17,12 +17,16 @@ fn gzip_len(bytes: &[u8]) -> usize {
 /// Prints the size table (or, with `--json`, one JSON object per row).
 pub fn report(flags: &[String]) -> Result {
     let dir = crate::tools::root().join("target/site/orbita");
-    let groups: [(&str, &[&str]); 3] = [
+    let groups: [(&str, &[&str]); 4] = [
         ("stub (script tag)", &["orbita.js"]),
         ("tracker (glue + wasm)", &["tracker.js", "tracker_bg.wasm"]),
         (
             "widgets (glue + wasm, lazy)",
             &["widgets.js", "widgets_bg.wasm"],
+        ),
+        (
+            "yespo layer (glue + wasm, opt-in)",
+            &["yespo.js", "yespo_bg.wasm"],
         ),
     ];
     let mut rows = Vec::new();

@@ -1,13 +1,25 @@
-//! Migration layer for shops coming from eSputnik/Yespo: with `data-yespo="on"` on the script
-//! tag, `window.eS('sendEvent', 'ProductPage', {...})` and the other documented shapes keep
-//! working and are mapped onto Orbita's (Segment ecommerce) events. See
-//! shared/handbook/yespo-web-tracking.md §1 for the shapes.
+//! Migration layer for shops coming from eSputnik/Yespo, a separate WebAssembly module the stub
+//! loads only when the script tag has `data-yespo="on"` (other shops never download it). The
+//! documented `eS('sendEvent', 'ProductPage', {...})` shapes (shared/handbook/yespo-web-tracking.md
+//! §1) keep working: each is mapped onto Orbita's (Segment ecommerce) events and handed to the
+//! tracker through its public global function, like any shop call.
 
-use js_sys::{Array, Object, Reflect};
-use protocol::{ecommerce, names::types};
-use wasm_bindgen::JsValue;
+use js_sys::{Array, Function, Object, Reflect};
+use protocol::ecommerce;
+use wasm_bindgen::prelude::*;
 
-use crate::{commands, delivery, warn};
+fn warn(parts: &[&JsValue]) {
+    let args = Array::of1(&"orbita eS:".into());
+    for part in parts {
+        args.push(part);
+    }
+    web_sys::console::warn(&args);
+}
+
+/// Calls the tracker's global function: `orbita(command, first, second)`.
+fn orbita(tracker: &Function, command: &str, first: &JsValue, second: &JsValue) {
+    let _ = tracker.call3(&JsValue::NULL, &command.into(), first, second);
+}
 
 fn get(value: &JsValue, key: &str) -> JsValue {
     Reflect::get(value, &key.into()).unwrap_or(JsValue::UNDEFINED)
@@ -70,12 +82,12 @@ fn lines(items: &JsValue) -> (Array, f64, Option<String>) {
     (out, (total * 100.0).round() / 100.0, currency)
 }
 
-fn track(name: &str, properties: &Object) {
-    delivery::capture(types::TRACK, Some(name), properties);
+fn track(tracker: &Function, name: &str, properties: &Object) {
+    orbita(tracker, "track", &name.into(), properties);
 }
 
 /// `GeneralInfo` (in any event) or `CustomerData`: who the visitor is.
-fn identify_from(info: &JsValue) {
+fn identify_from(tracker: &Function, info: &JsValue) {
     if !info.is_object() {
         return;
     }
@@ -94,20 +106,15 @@ fn identify_from(info: &JsValue) {
     if user_id.is_none() && Object::keys(&traits).length() == 0 {
         return;
     }
-    let args = Array::of3(
-        &"identify".into(),
-        &user_id.map_or(JsValue::UNDEFINED, JsValue::from),
-        &traits,
-    );
-    if args.get(1).is_undefined() {
-        commands::dispatch(&Array::of2(&"identify".into(), &traits));
-    } else {
-        commands::dispatch(&args);
+    match user_id {
+        Some(user_id) => orbita(tracker, "identify", &user_id.into(), &traits),
+        None => orbita(tracker, "identify", &traits, &JsValue::UNDEFINED),
     }
 }
 
-/// Runs one `eS(...)` call.
-pub fn dispatch(args: &Array) {
+/// Runs one `eS(...)` call; `tracker` is the tracker's global function `window.orbita`.
+#[wasm_bindgen]
+pub fn command(args: Array, tracker: Function) {
     let command = args.get(0).as_string().unwrap_or_default();
     if command == "init" {
         return; // Yespo's settings; Orbita's come from the script tag.
@@ -118,14 +125,14 @@ pub fn dispatch(args: &Array) {
     }
     let name = args.get(1).as_string().unwrap_or_default();
     let payload = args.get(2);
-    identify_from(&get(&payload, "GeneralInfo"));
+    identify_from(&tracker, &get(&payload, "GeneralInfo"));
     let body = get(&payload, &name);
     let props = Object::new();
     match name.as_str() {
-        "PageView" => commands::page(&JsValue::UNDEFINED),
-        "MainPage" => track("Main Page Viewed", &props),
-        "NotFound" => track("Not Found Viewed", &props),
-        "StatusCartPage" => track("Cart Viewed", &props),
+        "PageView" => orbita(&tracker, "page", &JsValue::UNDEFINED, &JsValue::UNDEFINED),
+        "MainPage" => track(&tracker, "Main Page Viewed", &props),
+        "NotFound" => track(&tracker, "Not Found Viewed", &props),
+        "StatusCartPage" => track(&tracker, "Cart Viewed", &props),
         "ProductPage" => {
             let Some(id) = text(&get(&body, "productKey")) else {
                 return warn(&[&"eS ProductPage needs productKey".into()]);
@@ -137,7 +144,7 @@ pub fn dispatch(args: &Array) {
             if let Some(in_stock) = number(&get(&body, "isInStock")) {
                 set(&props, "in_stock", in_stock != 0.0);
             }
-            commands::dispatch(&Array::of2(&"productViewed".into(), &props));
+            orbita(&tracker, "productViewed", &props, &JsValue::UNDEFINED);
         }
         "StatusCart" => {
             let (products, total, currency) = lines(&body);
@@ -149,7 +156,7 @@ pub fn dispatch(args: &Array) {
             if let Some(guid) = text(&get(&payload, "GUID")) {
                 set(&props, "cart_id", guid);
             }
-            track(ecommerce::CART_UPDATED, &props);
+            track(&tracker, ecommerce::CART_UPDATED, &props);
         }
         "PurchasedItems" => {
             let Some(order) = text(&get(&payload, "OrderNumber")) else {
@@ -165,16 +172,16 @@ pub fn dispatch(args: &Array) {
             if let Some(guid) = text(&get(&payload, "GUID")) {
                 set(&props, "cart_id", guid);
             }
-            track(ecommerce::ORDER_COMPLETED, &props);
+            track(&tracker, ecommerce::ORDER_COMPLETED, &props);
         }
-        "CustomerData" => identify_from(&body),
+        "CustomerData" => identify_from(&tracker, &body),
         "CategoryPage" => {
             set(
                 &props,
                 ecommerce::CATEGORY,
                 text(&get(&body, "categoryKey")).unwrap_or_default(),
             );
-            track(ecommerce::PRODUCT_LIST_VIEWED, &props);
+            track(&tracker, ecommerce::PRODUCT_LIST_VIEWED, &props);
         }
         "AddToWishlist" => {
             let Some(id) = text(&get(&body, "productKey")) else {
@@ -184,7 +191,7 @@ pub fn dispatch(args: &Array) {
             if let Some(price) = number(&get(&body, "price")) {
                 set(&props, ecommerce::PRICE, price);
             }
-            track(ecommerce::PRODUCT_ADDED_TO_WISHLIST, &props);
+            track(&tracker, ecommerce::PRODUCT_ADDED_TO_WISHLIST, &props);
         }
         "SearchRequest" => {
             set(
@@ -195,7 +202,7 @@ pub fn dispatch(args: &Array) {
             if let Some(found) = number(&get(&body, "isFound")) {
                 set(&props, "found", found != 0.0);
             }
-            track(ecommerce::PRODUCTS_SEARCHED, &props);
+            track(&tracker, ecommerce::PRODUCTS_SEARCHED, &props);
         }
         other => warn(&[&"eS: unknown event".into(), &other.into()]),
     }
