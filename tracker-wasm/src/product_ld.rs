@@ -9,6 +9,8 @@ use js_sys::{Array, Object, Reflect, JSON};
 use protocol::ecommerce;
 use wasm_bindgen::prelude::*;
 
+use page_values::{get, number, text};
+
 use crate::delivery;
 
 thread_local! {
@@ -18,20 +20,6 @@ thread_local! {
 /// Notes that this page view already has a product view (sent by the shop).
 pub fn note_product_view() {
     PRODUCT_VIEW_SENT.with(|s| s.set(true));
-}
-
-fn get(value: &JsValue, key: &str) -> JsValue {
-    Reflect::get(value, &key.into()).unwrap_or(JsValue::UNDEFINED)
-}
-
-/// A string, or a number as decimal text (formatted by JavaScript, to keep `core::fmt` out).
-fn text(value: &JsValue) -> Option<String> {
-    let text = match (value.as_string(), value.as_f64()) {
-        (Some(s), _) => s,
-        (None, Some(n)) => String::from(js_sys::Number::from(n).to_string_with_radix(10).ok()?),
-        _ => return None,
-    };
-    (!text.trim().is_empty()).then(|| text.trim().to_string())
 }
 
 /// The first schema.org `Product` in a JSON-LD value (an object, a list, or an `@graph`).
@@ -71,15 +59,8 @@ pub fn properties(product: &JsValue) -> Option<Object> {
     if Array::is_array(&offers) {
         offers = Array::from(&offers).get(0);
     }
-    let price = get(&offers, "price");
-    // JSON-LD prices are often strings ("49.00"); JavaScript parses them (Rust's float parser
-    // would add kilobytes to the wasm).
-    let price = price.as_f64().or_else(|| {
-        price
-            .as_string()
-            .map(|p| js_sys::parse_float(&p))
-            .filter(|n| n.is_finite())
-    });
+    // JSON-LD prices are often strings ("49.00").
+    let price = number(&get(&offers, "price"));
     if let Some(price) = price {
         set(ecommerce::PRICE, price.into());
     }

@@ -5,6 +5,7 @@
 //! tracker through its public global function, like any shop call.
 
 use js_sys::{Array, Function, Object, Reflect};
+use page_values::{get, number, text};
 use protocol::ecommerce;
 use wasm_bindgen::prelude::*;
 
@@ -19,28 +20,6 @@ fn warn(parts: &[&JsValue]) {
 /// Calls the tracker's global function: `orbita(command, first, second)`.
 fn orbita(tracker: &Function, command: &str, first: &JsValue, second: &JsValue) {
     let _ = tracker.call3(&JsValue::NULL, &command.into(), first, second);
-}
-
-fn get(value: &JsValue, key: &str) -> JsValue {
-    Reflect::get(value, &key.into()).unwrap_or(JsValue::UNDEFINED)
-}
-
-/// A string or number as text (Yespo sends prices and flags as either).
-fn text(value: &JsValue) -> Option<String> {
-    let text = match (value.as_string(), value.as_f64()) {
-        (Some(s), _) => s,
-        (None, Some(n)) => String::from(js_sys::Number::from(n).to_string_with_radix(10).ok()?),
-        _ => return None,
-    };
-    (!text.trim().is_empty()).then(|| text.trim().to_string())
-}
-
-/// A number from a number or a numeric string (`"49.90"`), parsed by JavaScript.
-fn number(value: &JsValue) -> Option<f64> {
-    value
-        .as_f64()
-        .or_else(|| value.as_string().map(|s| js_sys::parse_float(&s)))
-        .filter(|n| n.is_finite())
 }
 
 fn set(target: &Object, key: &str, value: impl Into<JsValue>) {

@@ -193,6 +193,8 @@ const NATIVE: &[&str] = &[
     "--exclude",
     "tracker-yespo",
     "--exclude",
+    "page-values",
+    "--exclude",
     "edge-collector",
 ];
 

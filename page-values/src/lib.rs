@@ -1,0 +1,34 @@
+//! Reading the loosely typed values a shop's page hands Orbita's browser modules: a field that
+//! may be missing, an ID that may be a string or a number, a price that may be `"49.90"`.
+//! Numbers are formatted and parsed by JavaScript, which keeps Rust's `core::fmt` and float
+//! parser (kilobytes each) out of the wasm.
+#![no_std]
+
+extern crate alloc;
+
+use alloc::string::{String, ToString};
+use js_sys::Reflect;
+use wasm_bindgen::JsValue;
+
+/// `value[key]`, or `undefined`.
+pub fn get(value: &JsValue, key: &str) -> JsValue {
+    Reflect::get(value, &key.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// A non-empty string, or a number as decimal text, trimmed.
+pub fn text(value: &JsValue) -> Option<String> {
+    let text = match (value.as_string(), value.as_f64()) {
+        (Some(s), _) => s,
+        (None, Some(n)) => String::from(js_sys::Number::from(n).to_string_with_radix(10).ok()?),
+        _ => return None,
+    };
+    (!text.trim().is_empty()).then(|| text.trim().to_string())
+}
+
+/// A finite number, or a numeric string such as `"49.90"`.
+pub fn number(value: &JsValue) -> Option<f64> {
+    value
+        .as_f64()
+        .or_else(|| value.as_string().map(|s| js_sys::parse_float(&s)))
+        .filter(|n| n.is_finite())
+}
