@@ -5,7 +5,6 @@
 use std::collections::BTreeSet;
 
 use engine::identity::{apply, resolve, IdKind, Identifier, Known, Plan};
-use protocol::batch::Checked;
 use protocol::event::ValidEvent;
 use protocol::ids::is_uuid;
 use serde::Deserialize;
@@ -51,8 +50,8 @@ struct KnownRow {
     created_at_ms: f64,
 }
 
-/// The identifiers one event shows together.
-pub fn sighting(event: &ValidEvent) -> Vec<Identifier> {
+/// The identifiers one event shows together; `context` is the event's parsed `context`.
+pub fn sighting(event: &ValidEvent, context: &Value) -> Vec<Identifier> {
     let mut ids = BTreeSet::new();
     let mut add = |kind, raw: Option<&str>| {
         if let Some(id) = raw.and_then(|r| Identifier::new(kind, r)) {
@@ -63,13 +62,9 @@ pub fn sighting(event: &ValidEvent) -> Vec<Identifier> {
     add(IdKind::User, event.user_id.as_deref());
     // Contact keys in `traits` (identify) or `context.traits` (Segment's place on other events).
     let traits = serde_json::from_str::<Value>(&event.traits).ok();
-    let context = serde_json::from_str::<Value>(&event.context).ok();
-    for source in [
-        traits.as_ref(),
-        context.as_ref().and_then(|c| c.get("traits")),
-    ]
-    .into_iter()
-    .flatten()
+    for source in [traits.as_ref(), context.get("traits")]
+        .into_iter()
+        .flatten()
     {
         add(IdKind::Email, source.get("email").and_then(Value::as_str));
         add(IdKind::Phone, source.get("phone").and_then(Value::as_str));
@@ -89,20 +84,6 @@ pub fn sighting(event: &ValidEvent) -> Vec<Identifier> {
         add(kind, previous);
     }
     ids.into_iter().collect()
-}
-
-/// The distinct sightings of a request's valid events, in order.
-pub fn sightings(checked: &[Checked]) -> Vec<Vec<Identifier>> {
-    let mut out: Vec<Vec<Identifier>> = Vec::new();
-    for c in checked {
-        if let Checked::Valid(event) = c {
-            let ids = sighting(event);
-            if !ids.is_empty() && !out.contains(&ids) {
-                out.push(ids);
-            }
-        }
-    }
-    out
 }
 
 /// Planned identity changes, not yet written: the profile of each sighting, and the statements

@@ -109,7 +109,25 @@ async fn store(
     // Identities and events go to D1 in one batch (one round trip, one transaction). Sightings
     // of several identifiers (a login, a server event with an email) are resolved first, with
     // one read; identifiers seen alone claim a profile of their own inside the batch.
-    let sightings = identity::sightings(&checked);
+    let origin = Origin::of(req, caller)?;
+    // Each valid event's context is parsed once: its identifiers and its software come from it.
+    let facts: Vec<Option<(Vec<Identifier>, Software)>> = checked
+        .iter()
+        .map(|c| match c {
+            Checked::Valid(e) => {
+                let context: serde_json::Value =
+                    serde_json::from_str(&e.context).unwrap_or_default();
+                Some((identity::sighting(e, &context), origin.software(&context)))
+            }
+            _ => None,
+        })
+        .collect();
+    let mut sightings: Vec<Vec<Identifier>> = Vec::new();
+    for (seen, _) in facts.iter().flatten() {
+        if !seen.is_empty() && !sightings.contains(seen) {
+            sightings.push(seen.clone());
+        }
+    }
     let (together, alone): (Vec<Vec<Identifier>>, Vec<Vec<Identifier>>) =
         sightings.into_iter().partition(|s| s.len() > 1);
     let alone: Vec<&Identifier> = alone.iter().flatten().collect();
@@ -118,23 +136,23 @@ async fn store(
         mut statements,
     } = identity::plan(&db, &site.id, &together, received_ms).await?;
     statements.extend(identity::claim(&db, &site.id, &alone, received_ms)?);
-    let origin = Origin::of(req, caller)?;
-    let mut devices: HashMap<Option<(String, bool)>, Device> = HashMap::new();
+    let mut devices: HashMap<Software, Device> = HashMap::new();
     let rows: Vec<serde_json::Value> = checked
         .iter()
-        .filter_map(|c| match c {
-            Checked::Valid(e) => {
-                let seen = identity::sighting(e);
+        .zip(&facts)
+        .filter_map(|(c, facts)| match (c, facts) {
+            (Checked::Valid(e), Some((seen, software))) => {
                 let profile = together
                     .iter()
-                    .position(|s| *s == seen)
+                    .position(|s| s == seen)
                     .and_then(|i| profiles.get(i))
                     .cloned();
-                let software = origin.software(e);
                 let device = devices.entry(software.clone()).or_insert_with(|| {
-                    software.map_or_else(Device::default, |(agent, webdriver)| {
-                        enrich::device(&agent, webdriver)
-                    })
+                    software
+                        .as_ref()
+                        .map_or_else(Device::default, |(agent, webdriver)| {
+                            enrich::device(agent, *webdriver)
+                        })
                 });
                 Some(row(
                     e,
@@ -249,6 +267,9 @@ fn non_empty(text: &str) -> Option<&str> {
     (!text.is_empty()).then_some(text)
 }
 
+/// An event's user agent and `navigator.webdriver` report, if it has a user agent at all.
+type Software = Option<(String, bool)>;
+
 /// What the request itself tells about where its events come from.
 struct Origin {
     /// Country from the runtime's request metadata (`request.cf`), when present.
@@ -277,8 +298,7 @@ impl Origin {
     /// The event's user agent (its own `context.userAgent`, else the browser's request header)
     /// and whether the browser reported `navigator.webdriver`. Server events without a user
     /// agent have none: a backend posting an offline sale is not a bot.
-    fn software(&self, e: &ValidEvent) -> Option<(String, bool)> {
-        let context: serde_json::Value = serde_json::from_str(&e.context).unwrap_or_default();
+    fn software(&self, context: &serde_json::Value) -> Software {
         let agent = context
             .get("userAgent")
             .and_then(serde_json::Value::as_str)
