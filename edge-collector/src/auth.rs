@@ -1,9 +1,11 @@
 //! Which site a request acts for, and with what trust: the public write key (browsers and
 //! Segment clients), the secret server key (the shop's backend) or the admin key.
 
-use protocol::auth::{basic_auth_user, bearer_token, decode_base64, same_secret};
+use protocol::auth::{basic_auth_password, basic_auth_user, bearer_token, same_secret};
 use protocol::event::Sender;
-use worker::{Env, Request};
+use worker::{Env, Request, Response};
+
+use crate::reply;
 
 type Result<T, E = worker::Error> = std::result::Result<T, E>;
 
@@ -15,8 +17,8 @@ pub struct Site {
     pub sender: Sender,
 }
 
-/// Why a request was not authorised (HTTP 401).
-pub enum AuthError {
+/// Why a request was not authorised.
+enum AuthError {
     /// No key in the request.
     Missing,
     /// A key that is not this site's.
@@ -24,13 +26,14 @@ pub enum AuthError {
 }
 
 impl AuthError {
-    /// Error code and message for the 401 answer.
-    pub fn describe(&self, how: &str) -> (&'static str, String) {
+    /// The 401 answer; `how` says how the key should have been sent.
+    fn refusal(&self, how: &str) -> Result<Response> {
         match self {
-            Self::Missing => ("missing_key", format!("send the key {how}")),
-            Self::Invalid => (
+            Self::Missing => reply::error(401, "missing_key", format!("send the key {how}")),
+            Self::Invalid => reply::error(
+                401,
                 "invalid_key",
-                "the key is not valid for this collector".into(),
+                "the key is not valid for this collector",
             ),
         }
     }
@@ -40,20 +43,18 @@ fn setting(env: &Env, name: &str) -> Result<String> {
     Ok(env.var(name)?.to_string())
 }
 
-/// The password of an HTTP Basic header (Yespo's API sends its key there).
-fn basic_auth_password(header: &str) -> Option<String> {
-    let (scheme, encoded) = header.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = String::from_utf8(decode_base64(encoded.trim())?).ok()?;
-    let (_, password) = decoded.split_once(':')?;
-    (!password.is_empty()).then(|| password.to_string())
-}
-
 /// Checks an ingestion request's key: the secret server key (as Bearer token, or as Basic user
 /// name or password), or the public write key (Basic user name, or `writeKey` in the body).
-pub fn writer(req: &Request, env: &Env, body_key: Option<&str>) -> Result<Result<Site, AuthError>> {
+/// A refused request gets its 401 answer.
+pub fn writer(req: &Request, env: &Env, body_key: Option<&str>) -> Result<Result<Site, Response>> {
+    const HOW: &str = "as HTTP Basic auth user name or as `writeKey` in the body";
+    Ok(match writer_key(req, env, body_key)? {
+        Ok(site) => Ok(site),
+        Err(e) => Err(e.refusal(HOW)?),
+    })
+}
+
+fn writer_key(req: &Request, env: &Env, body_key: Option<&str>) -> Result<Result<Site, AuthError>> {
     let header = req.headers().get("authorization")?.unwrap_or_default();
     let candidates: Vec<String> = [
         bearer_token(&header).map(str::to_string),
@@ -81,18 +82,19 @@ pub fn writer(req: &Request, env: &Env, body_key: Option<&str>) -> Result<Result
     }))
 }
 
-/// Checks the admin key, sent as `Authorization: Bearer KEY`.
-pub fn admin(req: &Request, env: &Env) -> Result<Result<Site, AuthError>> {
+/// Checks the admin key, sent as `Authorization: Bearer KEY`. A refused request gets its 401
+/// answer.
+pub fn admin(req: &Request, env: &Env) -> Result<Result<Site, Response>> {
     let header = req.headers().get("authorization")?;
-    let Some(key) = header.as_deref().and_then(bearer_token) else {
-        return Ok(Err(AuthError::Missing));
+    let error = match header.as_deref().and_then(bearer_token) {
+        Some(key) if same_secret(key, &setting(env, "ADMIN_KEY")?) => {
+            return Ok(Ok(Site {
+                id: setting(env, "SITE_ID")?,
+                sender: Sender::Server,
+            }));
+        }
+        Some(_) => AuthError::Invalid,
+        None => AuthError::Missing,
     };
-    if same_secret(key, &setting(env, "ADMIN_KEY")?) {
-        Ok(Ok(Site {
-            id: setting(env, "SITE_ID")?,
-            sender: Sender::Server,
-        }))
-    } else {
-        Ok(Err(AuthError::Invalid))
-    }
+    Ok(Err(error.refusal("as `Authorization: Bearer ADMIN_KEY`")?))
 }

@@ -35,10 +35,7 @@ const RETIRE_MISSING: &str =
 pub async fn import(mut req: Request, env: &Env) -> Result<Response> {
     let site = match auth::admin(&req, env)? {
         Ok(site) => site,
-        Err(e) => {
-            let (code, message) = e.describe("as `Authorization: Bearer ADMIN_KEY`");
-            return reply::error(401, code, message);
-        }
+        Err(refusal) => return Ok(refusal),
     };
     let full = !req
         .url()?

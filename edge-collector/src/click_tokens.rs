@@ -34,9 +34,8 @@ struct IssueRequest {
 
 /// Issues a token for a contact (admin key).
 pub async fn issue(mut req: Request, env: &Env) -> Result<Response> {
-    if let Err(e) = auth::admin(&req, env)? {
-        let (code, message) = e.describe("as `Authorization: Bearer ADMIN_KEY`");
-        return reply::error(401, code, message);
+    if let Err(refusal) = auth::admin(&req, env)? {
+        return Ok(refusal);
     }
     let Ok(ask) = req.json::<IssueRequest>().await else {
         return reply::error(
@@ -81,11 +80,7 @@ pub async fn redeem(mut req: Request, env: &Env) -> Result<Response> {
     };
     let site = match auth::writer(&req, env, ask.write_key.as_deref())? {
         Ok(site) => site,
-        Err(e) => {
-            let (code, message) =
-                e.describe("as HTTP Basic auth user name or as `writeKey` in the body");
-            return reply::error(401, code, message);
-        }
+        Err(refusal) => return Ok(refusal),
     };
     let contact = match click_token::verify(&secret(env)?, &ask.token, now_s()) {
         Ok(contact) => contact,

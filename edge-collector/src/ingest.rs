@@ -43,8 +43,6 @@ struct Inserted {
     message_id: String,
 }
 
-const KEY_HOW: &str = "as HTTP Basic auth user name or as `writeKey` in the body";
-
 /// Handles `POST /v1/batch`.
 pub async fn batch(mut req: Request, env: &Env, caller: &Caller) -> Result<Response> {
     let body = match body::read(&mut req, MAX_BATCH_BYTES).await? {
@@ -57,7 +55,7 @@ pub async fn batch(mut req: Request, env: &Env, caller: &Caller) -> Result<Respo
     };
     let site = match auth::writer(&req, env, batch.write_key.as_deref())? {
         Ok(site) => site,
-        Err(e) => return unauthorised(&e),
+        Err(refusal) => return Ok(refusal),
     };
     store(&req, env, caller, &site, batch.validate(site.sender)).await
 }
@@ -79,7 +77,7 @@ pub async fn single(
     };
     let site = match auth::writer(&req, env, single.write_key.as_deref())? {
         Ok(site) => site,
-        Err(e) => return unauthorised(&e),
+        Err(refusal) => return Ok(refusal),
     };
     let checked = match validate_event(&single.raw, None, site.sender) {
         Ok(event) => Checked::Valid(event),
@@ -318,11 +316,6 @@ fn refuse(e: &BatchError) -> Result<Response> {
     reply::json(e.status(), &e.body())
 }
 
-fn unauthorised(e: &auth::AuthError) -> Result<Response> {
-    let (code, message) = e.describe(KEY_HOW);
-    reply::error(401, code, message)
-}
-
 /// Handles `POST /api/v2/event`: Yespo's "generate event" body (one event or a list), sent by a
 /// backend with the server key (Yespo puts its API key in the Basic auth password).
 pub async fn yespo(mut req: Request, env: &Env, caller: &Caller) -> Result<Response> {
@@ -336,7 +329,7 @@ pub async fn yespo(mut req: Request, env: &Env, caller: &Caller) -> Result<Respo
             let message = "Yespo-format events come from backends: use the server key, not the public write key";
             return reply::error(403, "server_key_required", message);
         }
-        Err(e) => return unauthorised(&e),
+        Err(refusal) => return Ok(refusal),
     };
     let parsed = std::str::from_utf8(&body)
         .map_err(|_| BatchError::InvalidUtf8)

@@ -52,10 +52,7 @@ struct RawRow {
 pub async fn handle(req: Request, env: &Env, path: &str) -> Result<Response> {
     let site = match auth::admin(&req, env)? {
         Ok(site) => site,
-        Err(e) => {
-            let (code, message) = e.describe("as `Authorization: Bearer ADMIN_KEY`");
-            return reply::error(401, code, message);
-        }
+        Err(refusal) => return Ok(refusal),
     };
     let db = env.d1("DB")?;
     let id = path.trim_start_matches("/v1/profiles").trim_matches('/');

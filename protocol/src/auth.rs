@@ -17,13 +17,25 @@ pub fn same_secret(a: &str, b: &str) -> bool {
 /// The user name of an HTTP Basic `Authorization` header value. Segment's clients send the
 /// write key as the user name with an empty password: `Basic base64("KEY:")`.
 pub fn basic_auth_user(header: &str) -> Option<String> {
+    let (user, _) = basic_auth_credentials(header)?;
+    (!user.is_empty()).then_some(user)
+}
+
+/// The password of an HTTP Basic `Authorization` header value (Yespo's API sends its key there).
+pub fn basic_auth_password(header: &str) -> Option<String> {
+    let (_, password) = basic_auth_credentials(header)?;
+    (!password.is_empty()).then_some(password)
+}
+
+/// User name and password of an HTTP Basic `Authorization` header value.
+fn basic_auth_credentials(header: &str) -> Option<(String, String)> {
     let (scheme, encoded) = header.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
     let decoded = String::from_utf8(decode_base64(encoded.trim())?).ok()?;
-    let user = decoded.split(':').next().unwrap_or("");
-    (!user.is_empty()).then(|| user.into())
+    let (user, password) = decoded.split_once(':').unwrap_or((decoded.as_str(), ""));
+    Some((user.into(), password.into()))
 }
 
 /// The token of an `Authorization: Bearer TOKEN` header value.
@@ -94,6 +106,16 @@ mod tests {
         );
         assert_eq!(basic_auth_user("Bearer ZGVtby13cml0ZS1rZXk6"), None);
         assert_eq!(basic_auth_user("Basic Og=="), None, "empty user name");
+        // base64("user:demo-server-key"), as Yespo clients send their API key.
+        assert_eq!(
+            basic_auth_password("Basic dXNlcjpkZW1vLXNlcnZlci1rZXk=").as_deref(),
+            Some("demo-server-key")
+        );
+        assert_eq!(
+            basic_auth_password("Basic ZGVtby13cml0ZS1rZXk6"),
+            None,
+            "empty password"
+        );
         assert_eq!(bearer_token("Bearer  abc "), Some("abc"));
         assert_eq!(bearer_token("Basic abc"), None);
     }
