@@ -6,7 +6,8 @@ use web_sys::HtmlDocument;
 use protocol::ids::VISITOR_COOKIE_MAX_AGE;
 use protocol::ids::{cookie_value, is_uuid, VISITOR_COOKIE as COOKIE, VISITOR_COOKIE_SERVER_COPY};
 
-fn document() -> Option<HtmlDocument> {
+/// The page's document, with its cookie jar.
+pub fn document() -> Option<HtmlDocument> {
     web_sys::window()?
         .document()?
         .dyn_into::<HtmlDocument>()
@@ -16,17 +17,8 @@ fn document() -> Option<HtmlDocument> {
 /// The visitor's anonymous ID: the cookie's if set and well-formed, otherwise a new random one,
 /// which is written to the cookie (and refreshed, so active visitors keep it).
 pub fn anonymous_id() -> String {
-    let doc = document();
-    let cookies = doc
-        .as_ref()
-        .and_then(|d| d.cookie().ok())
-        .unwrap_or_default();
-    // Our cookie, else the collector's server-set copy (Safari may have dropped ours), else new.
-    let id = [COOKIE, VISITOR_COOKIE_SERVER_COPY]
-        .iter()
-        .find_map(|name| cookie_value(&cookies, name).filter(|v| is_uuid(v)))
-        .map_or_else(new_uuid, str::to_string);
-    if let Some(doc) = doc {
+    let id = existing_anonymous_id().unwrap_or_else(new_uuid);
+    if let Some(doc) = document() {
         let secure = web_sys::window()
             .and_then(|w| w.location().protocol().ok())
             .is_some_and(|p| p == "https:");
@@ -52,7 +44,8 @@ pub fn anonymous_id() -> String {
 /// localStorage key of the customer ID given to `identify`.
 const USER_KEY: &str = "orb_uid";
 
-fn local_storage() -> Option<web_sys::Storage> {
+/// The site's localStorage, when the browser allows it.
+pub fn local_storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok().flatten()
 }
 
@@ -78,15 +71,20 @@ pub fn remember_user_id(user_id: Option<&str>) {
 /// Replaces the anonymous ID with a new one (on logout, so the next person on this device starts
 /// fresh) and returns it.
 pub fn renew_anonymous_id() -> String {
+    forget_visitor_cookies();
+    anonymous_id()
+}
+
+fn forget_visitor_cookies() {
     if let Some(doc) = document() {
         for name in [COOKIE, VISITOR_COOKIE_SERVER_COPY] {
             let _ = doc.set_cookie(&[name, "=; Path=/; Max-Age=0"].concat());
         }
     }
-    anonymous_id()
 }
 
-/// The visitor's anonymous ID if a cookie already holds one; writes nothing.
+/// The visitor's anonymous ID if a cookie already holds one: ours, else the collector's
+/// server-set copy (Safari may have dropped ours). Writes nothing.
 pub fn existing_anonymous_id() -> Option<String> {
     let cookies = document()?.cookie().ok()?;
     [COOKIE, VISITOR_COOKIE_SERVER_COPY]
@@ -97,17 +95,8 @@ pub fn existing_anonymous_id() -> Option<String> {
 
 /// Removes everything the tracker wrote (consent withdrawn).
 pub fn forget_everything() {
-    if let Some(doc) = document() {
-        for name in [COOKIE, VISITOR_COOKIE_SERVER_COPY] {
-            let _ = doc.set_cookie(&[name, "=; Path=/; Max-Age=0"].concat());
-        }
-    }
+    forget_visitor_cookies();
     remember_user_id(None);
-}
-
-/// Whether `text` has the form of a session ID (the tracker's UUIDs).
-pub fn is_session_id(text: &str) -> bool {
-    is_uuid(text)
 }
 
 /// A random RFC 4122 version-4 UUID from the browser's cryptographic random source.

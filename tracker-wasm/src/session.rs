@@ -42,7 +42,7 @@ impl Session {
         let mut parts = text.split('.');
         let id = parts
             .next()
-            .filter(|id| identity::is_session_id(id))?
+            .filter(|id| protocol::ids::is_uuid(id))?
             .to_string();
         let last_ms = js_sys::parse_float(parts.next()?);
         let seq = parts.next()?.parse().ok()?;
@@ -98,10 +98,7 @@ thread_local! {
 }
 
 fn cookie_session() -> Option<Session> {
-    let doc = web_sys::window()?
-        .document()?
-        .dyn_into::<web_sys::HtmlDocument>()
-        .ok()?;
+    let doc = identity::document()?;
     Session::parse(protocol::ids::cookie_value(&doc.cookie().ok()?, COOKIE)?)
 }
 
@@ -134,21 +131,18 @@ fn campaign_of_landing() -> Object {
 /// localStorage key of the session's campaign: `{"session": id, "campaign": {...}}`.
 const CAMPAIGN_KEY: &str = "orb_campaign";
 
-fn storage() -> Option<web_sys::Storage> {
-    web_sys::window()?.local_storage().ok().flatten()
-}
-
 fn save_campaign(session_id: &str, campaign: &Object) {
     let record = Object::new();
     let _ = Reflect::set(&record, &"session".into(), &session_id.into());
     let _ = Reflect::set(&record, &"campaign".into(), campaign);
-    if let (Some(storage), Ok(text)) = (storage(), js_sys::JSON::stringify(&record)) {
+    if let (Some(storage), Ok(text)) = (identity::local_storage(), js_sys::JSON::stringify(&record))
+    {
         let _ = storage.set_item(CAMPAIGN_KEY, &String::from(text));
     }
 }
 
 fn load_campaign(session_id: &str) -> Option<Object> {
-    let text = storage()?.get_item(CAMPAIGN_KEY).ok()??;
+    let text = identity::local_storage()?.get_item(CAMPAIGN_KEY).ok()??;
     let record = js_sys::JSON::parse(&text).ok()?;
     let same = Reflect::get(&record, &"session".into())
         .ok()?
@@ -200,10 +194,7 @@ pub fn stamp(context: &JsValue, persist: bool) {
 }
 
 fn write_cookie(session: &Session) {
-    let doc = web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.dyn_into::<web_sys::HtmlDocument>().ok());
-    if let Some(doc) = doc {
+    if let Some(doc) = identity::document() {
         let _ = doc.set_cookie(
             &[
                 COOKIE,
@@ -230,13 +221,10 @@ pub fn persist() {
 pub fn forget() {
     STATE.with(|s| *s.borrow_mut() = None);
     CAMPAIGN.with(|c| *c.borrow_mut() = None);
-    if let Some(storage) = storage() {
+    if let Some(storage) = identity::local_storage() {
         let _ = storage.remove_item(CAMPAIGN_KEY);
     }
-    if let Some(doc) = web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.dyn_into::<web_sys::HtmlDocument>().ok())
-    {
+    if let Some(doc) = identity::document() {
         let _ = doc.set_cookie(&[COOKIE, "=; Path=/; Max-Age=0"].concat());
     }
 }
