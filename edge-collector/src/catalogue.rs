@@ -53,12 +53,13 @@ pub async fn import(mut req: Request, env: &Env) -> Result<Response> {
         return reply::error(400, "invalid_utf8", "the feed must be UTF-8");
     };
     let import = parse_merchant_feed(xml);
+    // Bad rows are reported whether or not anything could be imported.
+    let errors: Vec<_> = import
+        .errors
+        .iter()
+        .map(|e| json!({"row": e.row, "id": e.id, "reason": e.reason}))
+        .collect();
     if import.products.is_empty() {
-        let errors: Vec<_> = import
-            .errors
-            .iter()
-            .map(|e| json!({"row": e.row, "id": e.id, "reason": e.reason}))
-            .collect();
         return reply::json(
             400,
             &json!({"success": false, "error": "empty_feed", "message": "the feed has no valid products", "errors": errors}),
@@ -96,12 +97,6 @@ pub async fn import(mut req: Request, env: &Env) -> Result<Response> {
     }
     // One batch is one transaction: a feed is imported whole or not at all.
     db.batch(statements).await?;
-
-    let errors: Vec<_> = import
-        .errors
-        .iter()
-        .map(|e| json!({"row": e.row, "id": e.id, "reason": e.reason}))
-        .collect();
     reply::json(
         200,
         &json!({"success": true, "imported": import.products.len(), "errors": errors, "mode": if full {"full"} else {"partial"}}),
