@@ -61,6 +61,20 @@ fn lines(items: &JsValue) -> (Array, f64, Option<String>) {
     (out, (total * 100.0).round() / 100.0, currency)
 }
 
+/// Sets the product lines of a Yespo cart or order (`items`), their currency and the cart's
+/// `GUID` (which links the last cart to the purchase) on `props`; returns the lines' total.
+fn set_lines(props: &Object, items: &JsValue, payload: &JsValue) -> f64 {
+    let (products, total, currency) = lines(items);
+    set(props, ecommerce::PRODUCTS, products);
+    if let Some(currency) = currency {
+        set(props, ecommerce::CURRENCY, currency);
+    }
+    if let Some(guid) = text(&get(payload, "GUID")) {
+        set(props, "cart_id", guid);
+    }
+    total
+}
+
 fn track(tracker: &Function, name: &str, properties: &Object) {
     orbita(tracker, "track", &name.into(), properties);
 }
@@ -126,31 +140,17 @@ pub fn command(args: Array, tracker: Function) {
             orbita(&tracker, "productViewed", &props, &JsValue::UNDEFINED);
         }
         "StatusCart" => {
-            let (products, total, currency) = lines(&body);
-            set(&props, ecommerce::PRODUCTS, products);
+            let total = set_lines(&props, &body, &payload);
             set(&props, "value", total);
-            if let Some(currency) = currency {
-                set(&props, ecommerce::CURRENCY, currency);
-            }
-            if let Some(guid) = text(&get(&payload, "GUID")) {
-                set(&props, "cart_id", guid);
-            }
             track(&tracker, ecommerce::CART_UPDATED, &props);
         }
         "PurchasedItems" => {
             let Some(order) = text(&get(&payload, "OrderNumber")) else {
                 return warn(&[&"eS PurchasedItems needs OrderNumber".into()]);
             };
-            let (products, total, currency) = lines(&body);
             set(&props, ecommerce::ORDER_ID, order);
-            set(&props, ecommerce::PRODUCTS, products);
+            let total = set_lines(&props, &body, &payload);
             set(&props, "total", total);
-            if let Some(currency) = currency {
-                set(&props, ecommerce::CURRENCY, currency);
-            }
-            if let Some(guid) = text(&get(&payload, "GUID")) {
-                set(&props, "cart_id", guid);
-            }
             track(&tracker, ecommerce::ORDER_COMPLETED, &props);
         }
         "CustomerData" => identify_from(&tracker, &body),
