@@ -73,3 +73,17 @@ export async function anonymousIdCookie(context) {
   const cookies = await context.cookies(BASE);
   return cookies.find((c) => c.name === 'orb_aid');
 }
+
+/** Headers with the demo admin key (edge-collector/wrangler.toml). */
+export const ADMIN = { authorization: 'Bearer demo-admin-key' };
+
+/** The profile an identifier belongs to, from the admin API: `{status, body}`. */
+export async function profile(query) {
+  const res = await fetch(`${BASE}/v1/profiles?${new URLSearchParams(query)}`, { headers: ADMIN });
+  return { status: res.status, body: await res.json() };
+}
+
+/** Waits until the tracker has replaced the queue stub on `page`. */
+export async function trackerLoaded(page) {
+  await eventually(async () => page.evaluate(() => typeof window.orbita.pendingEvents === 'function'), 10_000, 'the tracker');
+}

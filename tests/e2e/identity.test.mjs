@@ -2,18 +2,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, randomUUID } from 'node:crypto';
-import { BASE, WRITE_KEY, launch, d1, eventually, postBatch, uniqueId, anonymousIdCookie } from './helpers.mjs';
+import { ADMIN, BASE, WRITE_KEY, launch, d1, eventually, postBatch, profile, uniqueId, anonymousIdCookie } from './helpers.mjs';
 
-const ADMIN = { authorization: 'Bearer demo-admin-key' };
 // The demo secret from edge-collector/wrangler.toml: lets this test sign tokens independently
 // of the collector's code, checking the documented format rather than trusting it.
 const DEMO_SECRET = 'demo-click-token-secret';
 
 const send = (...batch) => postBatch({ writeKey: WRITE_KEY, batch: batch.map((e) => ({ messageId: uniqueId('m'), ...e })) });
-const profile = async (query) => {
-  const res = await fetch(`${BASE}/v1/profiles?${new URLSearchParams(query)}`, { headers: ADMIN });
-  return { status: res.status, body: await res.json() };
-};
 const ids = (p) => p.identities.map((i) => `${i.kind}:${i.value}`).sort();
 const b64url = (s) => Buffer.from(s).toString('base64url');
 const sign = (contact, expires, secret = DEMO_SECRET) => {

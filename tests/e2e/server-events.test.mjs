@@ -2,14 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { BASE, WRITE_KEY, postBatch, uniqueId } from './helpers.mjs';
+import { ADMIN, BASE, WRITE_KEY, postBatch, profile, uniqueId } from './helpers.mjs';
 
 const SERVER = { authorization: 'Bearer demo-server-key' };
-const ADMIN = { authorization: 'Bearer demo-admin-key' };
-const profile = async (query) => {
-  const res = await fetch(`${BASE}/v1/profiles?${new URLSearchParams(query)}`, { headers: ADMIN });
-  return { status: res.status, body: await res.json() };
-};
 const post = async (path, body, headers) => {
   const res = await fetch(`${BASE}${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
   return { status: res.status, body: await res.json() };

@@ -1,7 +1,7 @@
 // The tracker's API in real Chromium: SPA page views, identify/reset, JSON-LD precedence.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, launch, d1, eventually, anonymousIdCookie } from './helpers.mjs';
+import { BASE, launch, d1, eventually, anonymousIdCookie, trackerLoaded } from './helpers.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -14,7 +14,7 @@ test('single-page apps: one page view per navigation, none for repeats or fragme
   const page = await browser.context.newPage();
   await page.goto(`${BASE}/thank-you`);
   const { value: visitor } = await eventually(() => anonymousIdCookie(browser.context), 10_000, 'the cookie');
-  await eventually(async () => page.evaluate(() => typeof window.orbita.pendingEvents === 'function'), 10_000, 'the tracker');
+  await trackerLoaded(page);
   await page.evaluate(() => {
     history.pushState({}, '', '/spa/step-1');
     history.pushState({}, '', '/spa/step-1');   // same address: not a new page view
@@ -34,7 +34,7 @@ test('single-page apps: one page view per navigation, none for repeats or fragme
 test('identify sends who the visitor is and tags later events; reset forgets them and starts a new visitor', async () => {
   const page = await browser.context.newPage();
   await page.goto(`${BASE}/cart`);
-  await eventually(async () => page.evaluate(() => typeof window.orbita.pendingEvents === 'function'), 10_000, 'the tracker');
+  await trackerLoaded(page);
   const { value: before } = await anonymousIdCookie(browser.context);
   const customer = `crm-${Date.now()}`;
   await page.evaluate((c) => {
@@ -91,7 +91,7 @@ test('a session starts with its campaign (UTM, referrer, landing page); its even
   try {
     const page = await fresh.context.newPage();
     await page.goto(`${BASE}/?utm_source=newsletter&utm_medium=email&utm_campaign=black-friday`);
-    await eventually(async () => page.evaluate(() => typeof window.orbita.pendingEvents === 'function'), 10_000, 'the tracker');
+    await trackerLoaded(page);
     await page.goto(`${BASE}/cart`);
     const { value: visitor } = await anonymousIdCookie(fresh.context);
     const events = await eventually(() => {

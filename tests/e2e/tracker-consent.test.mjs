@@ -2,7 +2,7 @@
 // denied (or Global Privacy Control, when the shop honours it) means nothing ever is.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, launch, d1, eventually } from './helpers.mjs';
+import { BASE, launch, d1, eventually, trackerLoaded } from './helpers.mjs';
 
 /** Opens the cart page with extra attributes on the tracker's script tag. */
 async function openWith(attributes, { gpc = false } = {}) {
@@ -17,7 +17,7 @@ async function openWith(attributes, { gpc = false } = {}) {
   });
   if (gpc) await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => true }));
   await page.goto(`${BASE}/cart`);
-  await eventually(async () => page.evaluate(() => typeof window.orbita.consentState === 'function'), 10_000, 'the tracker');
+  await trackerLoaded(page);
   const storage = async () => ({
     cookies: (await browser.context.cookies(BASE)).filter((c) => c.name.startsWith('orb_')).map((c) => c.name),
     local: await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('orb_'))),

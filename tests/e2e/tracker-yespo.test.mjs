@@ -2,7 +2,7 @@
 // data-yespo="on" and become Orbita's events. One case per shape.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, launch, d1, eventually, anonymousIdCookie } from './helpers.mjs';
+import { BASE, launch, d1, eventually, anonymousIdCookie, trackerLoaded } from './helpers.mjs';
 
 const cases = [
   { shape: 'PageView', call: ['sendEvent', 'PageView', { PageView: {} }], type: 'page', check: () => {} },
@@ -53,7 +53,7 @@ test(`Yespo's eS() shapes: ${cases.length} of them, plus CustomerData and Genera
       window.eS('sendEvent', 'CustomerData', { CustomerData: { externalCustomerId: 'yespo-42', user_email: 'Yespo.Customer@example.com', user_name: 'Olena' } });
     });
     await page.goto(`${BASE}/cart`);
-    await eventually(async () => page.evaluate(() => typeof window.orbita.pendingEvents === 'function'), 10_000, 'the tracker');
+    await trackerLoaded(page);
     const { value: visitor } = await eventually(() => anonymousIdCookie(browser.context), 10_000, 'the cookie');
     const rows = () => d1('SELECT type, event, user_id, raw FROM events WHERE anonymous_id = ?', visitor).map((r) => ({ ...r, json: JSON.parse(r.raw) }));
 
