@@ -183,33 +183,35 @@ impl Collector {
 
     /// Kills wrangler and workerd with SIGKILL, as a crash or an OOM kill would: no shutdown.
     pub fn crash(mut self) {
-        if let Some(mut child) = self.child.take() {
-            let group = -(child.id() as i32);
-            unsafe { libc::kill(group, libc::SIGKILL) };
-            let _ = child.wait();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline && group_alive(group) {
-                sleep(Duration::from_millis(50));
-            }
-        }
+        self.end_group(libc::SIGKILL);
     }
 
     fn kill_group(&mut self) {
+        // SIGINT first: wrangler shuts workerd down itself.
+        self.end_group(libc::SIGINT);
+    }
+
+    /// Sends `signal` to wrangler's process group, waits up to 10 s for it to end, SIGKILLs
+    /// whatever remains, and waits (again bounded) until no process of the group is left.
+    fn end_group(&mut self, signal: libc::c_int) {
         let Some(mut child) = self.child.take() else {
             return;
         };
         let group = -(child.id() as i32);
-        // SIGINT first: wrangler shuts workerd down itself. Then SIGKILL whatever remains.
-        unsafe { libc::kill(group, libc::SIGINT) };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline && group_alive(group) {
-            let _ = child.try_wait();
-            sleep(Duration::from_millis(100));
-        }
+        let wait_for_group = |child: &mut Child| {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline && group_alive(group) {
+                let _ = child.try_wait();
+                sleep(Duration::from_millis(50));
+            }
+        };
+        unsafe { libc::kill(group, signal) };
+        wait_for_group(&mut child);
         if group_alive(group) {
             unsafe { libc::kill(group, libc::SIGKILL) };
         }
         let _ = child.wait();
+        wait_for_group(&mut child);
     }
 }
 
