@@ -18,7 +18,7 @@ use worker::{wasm_bindgen::JsValue, Date, Env, Request, Response, Result};
 
 use crate::auth::{self, Site};
 use crate::cors::Caller;
-use crate::{body, identity, reply};
+use crate::{body, group_commit, identity, reply};
 
 /// One statement per batch: the events travel as one bound JSON parameter (local D1 allows at
 /// most 100 bound parameters, and one round trip per event would cap ingest far lower; see
@@ -183,7 +183,7 @@ async fn store(
         statements.push(db.prepare(INSERT_EVENTS).bind(&params)?);
     }
     if !statements.is_empty() {
-        let results = db.batch(statements).await?;
+        let results = group_commit::batch(&db, statements).await?;
         // The insert is the batch's last statement; its RETURNING rows are the new events.
         if let Some(inserted) = results.last().filter(|_| has_rows) {
             for r in inserted.results::<Inserted>()? {

@@ -19,6 +19,7 @@ mod body;
 mod catalogue;
 mod click_tokens;
 mod cors;
+mod group_commit;
 mod identity;
 mod ids;
 mod ingest;

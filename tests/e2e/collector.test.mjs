@@ -142,3 +142,31 @@ test('enrichment flags instead of dropping: browser, OS and a bot flag from the 
   assert.equal(rows[crawler].bot, 1);
   assert.equal(rows[driven].bot, 1);
 });
+
+test('concurrent requests sharing one commit each get their own verdicts', async () => {
+  // 60 requests at once: 40 distinct batches of 3 events, and 20 copies of one batch racing
+  // each other. Each distinct event must be accepted by the request that carried it; of the 20
+  // racing copies exactly one request stores the events and the others are told "duplicate".
+  const distinct = Array.from({ length: 40 }, () => {
+    const visitor = uniqueId('visitor');
+    return [uniqueId('cc'), uniqueId('cc'), uniqueId('cc')].map((id) => page(visitor, id));
+  });
+  const raceVisitor = uniqueId('visitor');
+  const race = [uniqueId('race'), uniqueId('race')].map((id) => page(raceVisitor, id));
+  const send = (batch) => postBatch({ writeKey: WRITE_KEY, batch });
+  const answers = await Promise.all([...distinct.map(send), ...Array.from({ length: 20 }, () => send(race))]);
+  answers.forEach((a) => assert.equal(a.status, 200, a.text));
+  answers.slice(0, 40).forEach((a, i) => {
+    assert.deepEqual(
+      a.body.events.map((e) => [e.messageId, e.status]),
+      distinct[i].map((e) => [e.messageId, 'accepted']),
+    );
+  });
+  const racing = answers.slice(40).map((a) => a.body.events.map((e) => e.status).join(','));
+  assert.equal(racing.filter((s) => s === 'accepted,accepted').length, 1, racing.join(' | '));
+  assert.equal(racing.filter((s) => s === 'duplicate,duplicate').length, 19, racing.join(' | '));
+  const ids = [...distinct.flat(), ...race].map((e) => e.messageId);
+  const rows = d1(`SELECT message_id, COUNT(*) AS n FROM events WHERE message_id IN (${ids.map(() => '?').join(',')}) GROUP BY message_id`, ...ids);
+  assert.equal(rows.length, ids.length);
+  assert.ok(rows.every((r) => r.n === 1));
+});

@@ -1,0 +1,176 @@
+//! Group commit: requests that arrive while a D1 write is in flight share the next one.
+//!
+//! Each D1 round trip costs far more than the statements in it (measured: ~1.6 ms of the
+//! runtime's only thread, see `shared/handbook/measured-ceilings.md` §3), so one statement list
+//! per request caps ingestion at a few hundred requests per second. Here a request that finds no
+//! write in flight leads: it sends its statements at once. Requests arriving meanwhile queue
+//! theirs; when the leader's round trip ends it settles its group and hands the lead to the
+//! oldest waiter, who sends everything queued so far as one `batch` (one transaction). Nobody
+//! is answered before the round trip holding its statements has committed, so an acknowledged
+//! event is stored; nothing waits for a timer, so an idle collector adds no latency.
+//!
+//! Failure isolation: when a shared round trip fails, each request's statements are retried on
+//! their own, so one bad request cannot fail its neighbours.
+//!
+//! Waiters sleep on a JS promise that the leader resolves; workerd runs the continuation in the
+//! waiter's own request context (promise context tagging), so the new leader's I/O belongs to its
+//! own request. If a lead is handed to a request that was cancelled meanwhile, the queue would
+//! stall: a request that finds the lead silent for longer than `STALE_LEAD_MS` takes it over.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use worker::js_sys::{Date, Function, Promise};
+use worker::wasm_bindgen::JsValue;
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::{D1Database, D1PreparedStatement, D1Result, Error, Result};
+
+/// A lead with no progress for this long is presumed lost (its request was cancelled).
+const STALE_LEAD_MS: f64 = 2_000.0;
+
+/// Where one request stands.
+enum Turn {
+    /// Queued behind the round trip in flight.
+    Waiting,
+    /// Handed the lead: send everything queued.
+    Lead,
+    /// Its statements ran: their results, or the error to answer with.
+    Done(std::result::Result<Vec<D1Result>, String>),
+}
+
+/// One request's statements and how to tell it that its turn changed.
+struct Ticket {
+    statements: Vec<D1PreparedStatement>,
+    turn: Rc<RefCell<Turn>>,
+    /// Resolves the promise the request sleeps on (`None` for the leader itself).
+    wake: Option<Function>,
+}
+
+/// The requests waiting for the next round trip, and the lead's state.
+#[derive(Default)]
+struct Queue {
+    waiting: Vec<Ticket>,
+    /// When the current lead last made progress; `None` when no write is in flight.
+    lead_since_ms: Option<f64>,
+    /// Bumped on each take-over, so a lead presumed lost stops handing over when it resumes.
+    generation: u64,
+}
+
+thread_local! {
+    static QUEUE: RefCell<Queue> = RefCell::new(Queue::default());
+}
+
+/// Runs `statements` as one transaction, together with those of concurrent requests, and
+/// returns this request's results in order.
+pub async fn batch(db: &D1Database, statements: Vec<D1PreparedStatement>) -> Result<Vec<D1Result>> {
+    if statements.is_empty() {
+        return Ok(Vec::new());
+    }
+    let turn = Rc::new(RefCell::new(Turn::Waiting));
+    let now = Date::now();
+    let lead = QUEUE.with(|q| {
+        let mut q = q.borrow_mut();
+        let free = q
+            .lead_since_ms
+            .is_none_or(|since| now - since > STALE_LEAD_MS);
+        if free {
+            q.lead_since_ms = Some(now);
+            q.generation += 1;
+            // After a take-over, the lost lead's waiters go along.
+            Some((std::mem::take(&mut q.waiting), q.generation))
+        } else {
+            None
+        }
+    });
+    if let Some((mut group, generation)) = lead {
+        group.push(Ticket {
+            statements,
+            turn: turn.clone(),
+            wake: None,
+        });
+        run_round(db, group, generation).await;
+    } else {
+        let mut resolve = None;
+        let asleep = Promise::new(&mut |done, _| resolve = Some(done));
+        QUEUE.with(|q| {
+            q.borrow_mut().waiting.push(Ticket {
+                statements,
+                turn: turn.clone(),
+                wake: resolve,
+            })
+        });
+        JsFuture::from(asleep).await?;
+        if matches!(*turn.borrow(), Turn::Lead) {
+            let (group, generation) = QUEUE.with(|q| {
+                let mut q = q.borrow_mut();
+                q.lead_since_ms = Some(Date::now());
+                (std::mem::take(&mut q.waiting), q.generation)
+            });
+            run_round(db, group, generation).await;
+        }
+    }
+    match turn.replace(Turn::Waiting) {
+        Turn::Done(Ok(results)) => Ok(results),
+        Turn::Done(Err(reason)) => Err(Error::RustError(reason)),
+        _ => Err(Error::RustError(
+            "group commit: request left unsettled".into(),
+        )),
+    }
+}
+
+/// Sends one group's statements, settles every ticket in it, and passes the lead on.
+async fn run_round(db: &D1Database, group: Vec<Ticket>, generation: u64) {
+    let sizes: Vec<usize> = group.iter().map(|t| t.statements.len()).collect();
+    let all: Vec<D1PreparedStatement> = group
+        .iter()
+        .flat_map(|t| t.statements.iter().cloned())
+        .collect();
+    match db.batch(all).await {
+        Ok(results) => {
+            let mut results = results.into_iter();
+            for (ticket, size) in group.iter().zip(sizes) {
+                let own: Vec<D1Result> = results.by_ref().take(size).collect();
+                settle(ticket, Ok(own));
+            }
+        }
+        Err(e) if group.len() == 1 => settle(&group[0], Err(e.to_string())),
+        Err(_) => {
+            // Someone's statements failed the shared transaction: run each request alone.
+            for ticket in &group {
+                let alone = db.batch(ticket.statements.clone()).await;
+                settle(ticket, alone.map_err(|e| e.to_string()));
+            }
+        }
+    }
+    hand_over(generation);
+}
+
+/// Records a ticket's outcome and wakes its request.
+fn settle(ticket: &Ticket, outcome: std::result::Result<Vec<D1Result>, String>) {
+    *ticket.turn.borrow_mut() = Turn::Done(outcome);
+    wake(ticket);
+}
+
+fn wake(ticket: &Ticket) {
+    if let Some(wake) = &ticket.wake {
+        let _ = wake.call0(&JsValue::UNDEFINED);
+    }
+}
+
+/// Gives the lead to the oldest waiter, or marks the queue idle.
+fn hand_over(generation: u64) {
+    QUEUE.with(|q| {
+        let mut q = q.borrow_mut();
+        if q.generation != generation {
+            return; // the lead was taken over while this round was in flight
+        }
+        if q.waiting.is_empty() {
+            q.lead_since_ms = None;
+            return;
+        }
+        q.lead_since_ms = Some(Date::now());
+        let next = &q.waiting[0];
+        *next.turn.borrow_mut() = Turn::Lead;
+        wake(next);
+    });
+}
