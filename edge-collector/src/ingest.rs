@@ -99,7 +99,7 @@ async fn store(
         Sender::Browser => "write",
         Sender::Server => "server",
     };
-    if let Some(refused) = crate::limits::key(env, &site.id, sender).await? {
+    if let Some(refused) = crate::limits::key(env, &site.id, sender)? {
         return Ok(refused);
     }
     let received_ms = Date::now().as_millis() as i64;
