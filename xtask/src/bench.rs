@@ -1,23 +1,26 @@
-//! `cargo xtask bench collector [--seconds N] [--json]`: loopback throughput, measured in one
-//! run against a baseline on the same machine, with wrk (Debian's package).
+//! `cargo xtask bench collector [--seconds N] [--json] [--wrangler]`: loopback throughput,
+//! measured in one run against a baseline on the same machine, with wrk (Debian's package).
 //!
-//! Rows: the null worker (a JS worker answering 204, the ceiling of the runtime and wrangler's
-//! proxy), the collector with one event per request (`/v1/track`), and the collector with
+//! Rows: the null worker (a JS worker answering 204, the ceiling of the runtime), the collector with one event per request (`/v1/track`), and the collector with
 //! 50-event batches (`/v1/batch`). Columns: requests/s, events/s, ratio to the null worker's
 //! requests/s, non-2xx answers. `--json` prints one object per row with the fields
 //! `config`, `requests_per_s`, `events_per_s`, `ratio_to_null`, `non_2xx`, `seconds`.
 
+use std::path::Path;
 use std::process::Command;
 
-use crate::server::{free_port, Collector};
+use crate::server::{dump_workerd_config, free_port, Collector};
 use crate::tools::{run, Tools};
 use crate::Result;
 
 /// What `cargo xtask bench --help` prints.
-pub const HELP: &str = "cargo xtask bench collector [--seconds N] [--json]
+pub const HELP: &str = "cargo xtask bench collector [--seconds N] [--json] [--wrangler]
 
-Loopback throughput of the collector under wrangler dev, against a null worker (a JS worker that
-answers 204) measured in the same run, with wrk -t2 -c32 for N seconds (default 10) per row.
+Loopback throughput of the collector against a null worker (a JS worker that answers 204)
+measured in the same run, with wrk -t2 -c32 for N seconds (default 10) per row. Both run on
+`workerd serve` directly, on the config wrangler dev generates (same worker, bindings and local
+D1), without wrangler's proxy; --wrangler measures them under `wrangler dev` instead. The
+per-key rate limit is lifted for the run (KEY_LIMIT_PER_MINUTE).
 
 Rows: null worker (204); collector, 1 event per request (POST /v1/track); collector, 50-event
 batches (POST /v1/batch, one visitor per batch as the tracker sends them).
@@ -82,8 +85,47 @@ fn ensure_wrk() -> Result {
         .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
+/// Which runtime serves the workers under test.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Runtime {
+    /// `workerd serve` on the config wrangler generates, without wrangler's proxy (default).
+    Workerd,
+    /// `wrangler dev`, as `cargo xtask demo` and the tests run it.
+    WranglerDev,
+}
+
+/// The bench lifts the per-key limit (60,000 a minute by default), which it would reach.
+const BENCH_VARS: [(&str, &str); 1] = [("KEY_LIMIT_PER_MINUTE", "1000000000")];
+
+/// Starts the null worker or the collector (`null`) on `port` with `state`, on `runtime`.
+fn start(
+    tools: &Tools,
+    runtime: Runtime,
+    null: bool,
+    port: u16,
+    state: &Path,
+) -> Result<Collector> {
+    let launch = |port| {
+        if null {
+            let dir = tools.root.join("bench/null-worker");
+            Collector::start_in(tools, &dir, port, state, true, &[])
+        } else {
+            Collector::start(tools, port, state, true, &BENCH_VARS)
+        }
+    };
+    if runtime == Runtime::WranglerDev {
+        return launch(port);
+    }
+    let name = if null { "null" } else { "collector" };
+    let json = state.join(format!("{name}-workerd.json"));
+    let binary = state.join(format!("{name}-workerd.bin"));
+    std::fs::create_dir_all(state).map_err(|e| e.to_string())?;
+    dump_workerd_config(tools, &json, &binary, || launch(free_port()?))?;
+    Collector::start_workerd(tools, &binary, port)
+}
+
 /// Runs the collector benchmark and prints the table.
-pub fn collector(tools: &Tools, seconds: u32, json: bool) -> Result {
+pub fn collector(tools: &Tools, seconds: u32, json: bool, runtime: Runtime) -> Result {
     ensure_wrk()?;
     let state = tools
         .root
@@ -92,14 +134,7 @@ pub fn collector(tools: &Tools, seconds: u32, json: bool) -> Result {
     let mut rows = Vec::new();
 
     let port = free_port()?;
-    let null = Collector::start_in(
-        tools,
-        &tools.root.join("bench/null-worker"),
-        port,
-        &state,
-        true,
-        &[],
-    )?;
+    let null = start(tools, runtime, true, port, &state)?;
     let _ = wrk(tools, port, None, 2)?; // warm-up
     let (rps, non_2xx) = wrk(tools, port, None, seconds)?;
     null.stop()?;
@@ -111,7 +146,7 @@ pub fn collector(tools: &Tools, seconds: u32, json: bool) -> Result {
     });
 
     let port = free_port()?;
-    let collector = Collector::start(tools, port, &state, true, &[])?;
+    let collector = start(tools, runtime, false, port, &state)?;
     let _ = wrk(tools, port, Some("single.lua"), 2)?;
     let (rps, non_2xx) = wrk(tools, port, Some("single.lua"), seconds)?;
     rows.push(Row {
@@ -140,7 +175,11 @@ pub fn collector(tools: &Tools, seconds: u32, json: bool) -> Result {
             );
         }
     } else {
-        println!("wrangler dev on 127.0.0.1, wrk -t2 -c32 -d{seconds}s, one run");
+        let on = match runtime {
+            Runtime::Workerd => "workerd serve (no wrangler proxy)",
+            Runtime::WranglerDev => "wrangler dev",
+        };
+        println!("{on} on 127.0.0.1, wrk -t2 -c32 -d{seconds}s, one run");
         println!(
             "{:<34} {:>12} {:>12} {:>14} {:>9}",
             "config", "requests/s", "events/s", "vs null req/s", "non-2xx"

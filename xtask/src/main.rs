@@ -9,7 +9,8 @@
 //! - `cargo xtask build`: build the SDK, widgets, demo site and worker.
 //! - `cargo xtask e2e`: build, then only the end-to-end tests (quicker while iterating).
 //! - `cargo xtask fuzz [--seconds N]`: each cargo-fuzz target for N seconds (needs nightly).
-//! - `cargo xtask bench collector [--seconds N] [--json]`: loopback throughput vs a null worker.
+//! - `cargo xtask bench collector [--seconds N] [--json] [--wrangler]`: loopback throughput vs a
+//!   null worker, on workerd directly (or under wrangler dev).
 //! - `cargo xtask click-token CONTACT_ID [--ttl-days N]`: a signed link for an email or SMS.
 //! - `cargo xtask kill-test [--events N]`: SIGKILL workerd under load; no acknowledged event lost.
 //! - `cargo xtask setup [--chromium]`: only install the tools.
@@ -49,8 +50,14 @@ fn main() -> ExitCode {
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(10);
             let json = flags.iter().any(|f| f == "--json");
-            tools::ensure(false)
-                .and_then(|t| build::all(&t).and_then(|()| bench::collector(&t, seconds, json)))
+            let runtime = if flags.iter().any(|f| f == "--wrangler") {
+                bench::Runtime::WranglerDev
+            } else {
+                bench::Runtime::Workerd
+            };
+            tools::ensure(false).and_then(|t| {
+                build::all(&t).and_then(|()| bench::collector(&t, seconds, json, runtime))
+            })
         }
         "click-token" => click_token(flags),
         "fuzz" => {

@@ -4,7 +4,7 @@
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::sleep;
@@ -36,7 +36,27 @@ pub fn free_port() -> Result<u16> {
         .map_err(|e| e.to_string())
 }
 
-/// A running `wrangler dev` with its own process group.
+/// Has `start` or `start_in` write the workerd config that wrangler dev generates to `json`
+/// (miniflare's `MINIFLARE_WORKERD_CONFIG_DEBUG`), then turns it into a binary config for
+/// `start_workerd` at `binary`, wired straight to the worker (bench/workerd-config.mjs).
+pub fn dump_workerd_config(
+    tools: &Tools,
+    json: &Path,
+    binary: &Path,
+    start: impl FnOnce() -> Result<Collector>,
+) -> Result {
+    std::env::set_var("MINIFLARE_WORKERD_CONFIG_DEBUG", json);
+    let started = start();
+    std::env::remove_var("MINIFLARE_WORKERD_CONFIG_DEBUG");
+    started?.stop()?;
+    run(tools
+        .command(&tools.node)
+        .arg(tools.root.join("bench/workerd-config.mjs"))
+        .arg(json)
+        .arg(binary))
+}
+
+/// A running `wrangler dev` or `workerd`, with its own process group.
 pub struct Collector {
     child: Option<Child>,
     port: u16,
@@ -101,9 +121,32 @@ impl Collector {
             .current_dir(dir)
             // Its own process group, so stopping it stops workerd too.
             .process_group(0);
+        Self::spawn(cmd, port, "wrangler dev")
+    }
+
+    /// Runs `workerd serve` directly on `config` (a binary config made by `dump_workerd_config`),
+    /// without wrangler's proxy in front: the runtime as a deployment would run it.
+    pub fn start_workerd(tools: &Tools, config: &Path, port: u16) -> Result<Self> {
+        let mut cmd = tools.command(tools.root.join("node_modules/workerd/bin/workerd"));
+        cmd.args(["serve", "--binary", "--experimental"])
+            .arg(format!("--socket-addr=entry=127.0.0.1:{port}"))
+            // The dev registry's loopback service, unused here: point it at a closed port.
+            .arg(format!(
+                "--external-addr=loopback=127.0.0.1:{}",
+                free_port()?
+            ))
+            .arg(config)
+            .stdin(Stdio::null())
+            .process_group(0);
+        Self::spawn(cmd, port, "workerd")
+    }
+
+    /// Starts `cmd` (in its own process group, so stopping it stops what it started) and waits
+    /// until `GET /v1/health` on `port` answers.
+    fn spawn(mut cmd: Command, port: u16, what: &str) -> Result<Self> {
         let child = cmd
             .spawn()
-            .map_err(|e| format!("cannot start wrangler: {e}"))?;
+            .map_err(|e| format!("cannot start {what}: {e}"))?;
         let mut collector = Collector {
             child: Some(child),
             port,
@@ -112,7 +155,7 @@ impl Collector {
         loop {
             if let Ok((200 | 204, _)) = request(port, "GET", "/v1/health", &[], b"") {
                 eprintln!(
-                    "collector: up on port {port} after {:.1} s",
+                    "collector: {what} up on port {port} after {:.1} s",
                     started.elapsed().as_secs_f64()
                 );
                 return Ok(collector);
@@ -122,11 +165,11 @@ impl Collector {
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten())
             {
-                return Err(format!("wrangler dev exited before it answered ({status})"));
+                return Err(format!("{what} exited before it answered ({status})"));
             }
             if started.elapsed() > START_TIMEOUT {
                 collector.kill_group();
-                return Err(format!("collector did not answer within {START_TIMEOUT:?}"));
+                return Err(format!("{what} did not answer within {START_TIMEOUT:?}"));
             }
             sleep(Duration::from_millis(250));
         }
