@@ -6,7 +6,8 @@
 //! - `GET /v1/recommendations`: a recommendation block for a placement.
 //! - `POST /api/v2/event`: Yespo's "generate event" body, from backends (server key).
 //! - `POST /v1/click-token`: a visitor arrived through an email/SMS/push link (signed token).
-//! - `POST /v1/admin/catalogue`: product feed import (admin key).
+//! - `POST /v1/admin/catalogue`: product feed import, Merchant XML, YML, CSV or product JSON
+//!   (admin key); `POST /v1/admin/catalogue/retire`: ends an import sent in parts.
 //! - `POST /v1/admin/click-tokens`: issue a click token for a contact (admin key).
 //! - `GET|DELETE /v1/profiles/{id}`, `GET /v1/profiles?userId=...`: export or erase (admin key).
 //! - `GET /v1/health`: liveness.
@@ -67,13 +68,17 @@ async fn route(req: Request, env: &Env, path: &str) -> Result<Response> {
     if !browser_endpoint {
         return match (req.method(), path) {
             (Method::Post, "/v1/admin/catalogue") => catalogue::import(req, env).await,
+            (Method::Post, "/v1/admin/catalogue/retire") => catalogue::retire(req, env).await,
             (Method::Post, "/v1/admin/click-tokens") => click_tokens::issue(req, env).await,
             (_, p) if p == "/v1/profiles" || p.starts_with("/v1/profiles/") => {
                 profiles::handle(req, env, p).await
             }
             (Method::Get, "/v1/health") => reply::json(200, &serde_json::json!({"ok": true})),
             (Method::Post, "/api/v2/event") => ingest::yespo(req, env, &Caller::Server).await,
-            (_, "/v1/admin/catalogue" | "/v1/admin/click-tokens") => method_not_allowed(),
+            (
+                _,
+                "/v1/admin/catalogue" | "/v1/admin/catalogue/retire" | "/v1/admin/click-tokens",
+            ) => method_not_allowed(),
             _ => reply::error(404, "not_found", "no such endpoint"),
         };
     }

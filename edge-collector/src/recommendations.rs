@@ -57,6 +57,7 @@ impl From<ProductRow> for Product {
             image: r.image,
             url: r.url,
             brand: r.brand,
+            attributes: Default::default(),
         }
     }
 }

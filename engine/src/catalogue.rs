@@ -1,5 +1,7 @@
 //! Products as the shop's feed describes them.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// One product of the shop's catalogue.
@@ -25,6 +27,9 @@ pub struct Product {
     pub url: String,
     /// Brand, when the feed has one.
     pub brand: Option<String>,
+    /// Other facts the feed gives (colour, size, material, ...), by the feed's own names.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
 }
 
 impl Product {

@@ -112,6 +112,7 @@ mod tests {
             image: String::new(),
             url: String::new(),
             brand: None,
+            attributes: Default::default(),
         }
     }
 

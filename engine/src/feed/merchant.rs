@@ -1,30 +1,29 @@
-//! Product feed import. Google Merchant Center XML (RSS 2.0 with the `g:` namespace) for now;
-//! YML and CSV join later behind the same [`FeedImport`] result.
+//! Google Merchant Center XML feeds: RSS 2.0 (`<item>`) or Atom (`<entry>`) with the `g:`
+//! namespace.
+
+use std::collections::BTreeMap;
 
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
+use super::{availability, parse_price, sale, FeedImport, FeedRowError};
 use crate::catalogue::Product;
 
-/// A feed entry that could not be imported, and why. Good entries still load.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FeedRowError {
-    /// 1-based position of the `<item>` in the feed.
-    pub row: usize,
-    /// The entry's ID, when it had one.
-    pub id: Option<String>,
-    /// What was wrong.
-    pub reason: String,
-}
-
-/// Result of parsing a feed: the products that parsed and the entries that did not.
-#[derive(Debug, Default)]
-pub struct FeedImport {
-    /// Products in feed order.
-    pub products: Vec<Product>,
-    /// Entries that were skipped.
-    pub errors: Vec<FeedRowError>,
-}
+/// Merchant Center fields kept as product attributes (color, size, ...), by their local name.
+const ATTRIBUTES: [&str; 12] = [
+    "color",
+    "size",
+    "material",
+    "pattern",
+    "gender",
+    "age_group",
+    "condition",
+    "gtin",
+    "mpn",
+    "google_product_category",
+    "item_group_id",
+    "description",
+];
 
 #[derive(Default)]
 struct ItemFields {
@@ -37,6 +36,7 @@ struct ItemFields {
     availability: String,
     image_link: String,
     brand: String,
+    attributes: BTreeMap<String, String>,
 }
 
 impl ItemFields {
@@ -51,7 +51,14 @@ impl ItemFields {
             b"availability" => &mut self.availability,
             b"image_link" => &mut self.image_link,
             b"brand" => &mut self.brand,
-            _ => return None,
+            other => {
+                let name = std::str::from_utf8(other).ok()?;
+                let name = ATTRIBUTES
+                    .iter()
+                    .find(|a| **a == name)
+                    .or_else(|| name.starts_with("custom_label_").then_some(&name))?;
+                self.attributes.entry(name.to_string()).or_default()
+            }
         })
     }
 
@@ -64,7 +71,7 @@ impl ItemFields {
         }
         let (regular, currency) = parse_price(&self.price)
             .ok_or_else(|| format!("<g:price> {:?} is not like \"49.00 USD\"", self.price))?;
-        let sale = if self.sale_price.is_empty() {
+        let sale_price = if self.sale_price.is_empty() {
             None
         } else {
             Some(parse_price(&self.sale_price).ok_or_else(|| {
@@ -74,10 +81,7 @@ impl ItemFields {
                 )
             })?)
         };
-        let (price, old_price) = match sale {
-            Some((sale, _)) if sale < regular => (sale, Some(regular)),
-            _ => (regular, None),
-        };
+        let (price, old_price) = sale(regular, sale_price.map(|(amount, _)| amount));
         Ok(Product {
             id: self.id,
             title: self.title,
@@ -85,30 +89,22 @@ impl ItemFields {
             old_price,
             currency,
             category: self.product_type,
-            available: !matches!(self.availability.as_str(), "out of stock" | "out_of_stock"),
+            available: availability(&self.availability)?,
             image: self.image_link,
             url: self.link,
             brand: (!self.brand.is_empty()).then_some(self.brand),
+            attributes: self
+                .attributes
+                .into_iter()
+                .filter(|(_, v)| !v.is_empty())
+                .collect(),
         })
     }
 }
 
-/// Parses `"49.00 USD"` (Merchant Center's format) into amount and currency.
-fn parse_price(text: &str) -> Option<(f64, String)> {
-    let mut parts = text.split_whitespace();
-    let amount: f64 = parts.next()?.parse().ok()?;
-    let currency = parts.next()?;
-    let valid = amount.is_finite()
-        && amount >= 0.0
-        && currency.len() == 3
-        && currency.bytes().all(|b| b.is_ascii_uppercase())
-        && parts.next().is_none();
-    valid.then(|| (amount, currency.to_string()))
-}
-
 /// Parses a Google Merchant Center XML feed. Malformed XML stops the parse at that point and is
 /// reported as an error row; entries before it are kept.
-pub fn parse_merchant_feed(xml: &str) -> FeedImport {
+pub fn parse(xml: &str) -> FeedImport {
     let mut reader = Reader::from_str(xml);
     reader.config_mut().trim_text(true);
     let mut out = FeedImport::default();
@@ -195,7 +191,7 @@ mod tests {
 <item><g:id>A1</g:id><g:title>Tea &amp; Cups</g:title><g:link>/p/a1</g:link>
   <g:price>20.00 EUR</g:price><g:sale_price>15.50 EUR</g:sale_price>
   <g:product_type>Kitchen &gt; Tea</g:product_type><g:availability>in stock</g:availability>
-  <g:image_link>/img/a1.svg</g:image_link><g:brand><![CDATA[Brew & Co]]></g:brand></item>
+  <g:image_link>/img/a1.svg</g:image_link><g:color>Blue</g:color><g:brand><![CDATA[Brew & Co]]></g:brand></item>
 <item><g:id>A2</g:id><g:title>No price</g:title><g:price>cheap</g:price></item>
 <item><g:title>No id</g:title><g:price>1.00 EUR</g:price></item>
 <item><g:id>A3</g:id><g:title>Gone</g:title><g:price>5 EUR</g:price><g:availability>out of stock</g:availability></item>
@@ -203,7 +199,14 @@ mod tests {
 
     #[test]
     fn parses_good_items_and_reports_bad_ones() {
-        let import = parse_merchant_feed(FEED);
+        let import = parse(FEED);
+        assert_eq!(
+            import.products[0]
+                .attributes
+                .get("color")
+                .map(String::as_str),
+            Some("Blue")
+        );
         let ids: Vec<&str> = import.products.iter().map(|p| p.id.as_str()).collect();
         assert_eq!(ids, ["A1", "A3"]);
         let a1 = &import.products[0];
@@ -226,7 +229,7 @@ mod tests {
     fn truncated_feed_keeps_earlier_items() {
         let at = FEED.find("<item><g:id>A3").unwrap();
         for (cut, expect) in [(at + 21, "cut off"), (at + 24, "malformed XML")] {
-            let import = parse_merchant_feed(&FEED[..cut]);
+            let import = parse(&FEED[..cut]);
             assert_eq!(import.products.len(), 1);
             let last = import.errors.last().unwrap();
             assert_eq!(last.row, 4);
