@@ -12,11 +12,14 @@
 //! - `cargo xtask bench collector [--seconds N] [--json] [--wrangler]`: loopback throughput vs a
 //!   null worker, on workerd directly (or under wrangler dev).
 //! - `cargo xtask click-token CONTACT_ID [--ttl-days N]`: a signed link for an email or SMS.
+//! - `cargo xtask feed FILE [--port N] [--format F] [--partial]`: import a product feed (Merchant
+//!   XML, YML or CSV, any size) into the collector on this machine.
 //! - `cargo xtask kill-test [--events N]`: SIGKILL workerd under load; no acknowledged event lost.
 //! - `cargo xtask setup [--chromium]`: only install the tools.
 
 mod bench;
 mod build;
+mod feed;
 mod fuzz;
 mod http;
 mod kill_test;
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
             })
         }
         "click-token" => click_token(flags),
+        "feed" => feed::FeedJob::from_flags(flags).and_then(|job| feed::import(&job)),
         "fuzz" => {
             let seconds = flag_value(flags, "--seconds")
                 .and_then(|n| n.parse().ok())
@@ -77,7 +81,7 @@ fn main() -> ExitCode {
             .and_then(|t| build::sdk(&t))
             .and_then(|_| size::report(flags)),
         _ => {
-            eprintln!("usage: cargo xtask <demo|test|e2e|size|bench collector|fuzz|kill-test|build|setup> (see xtask/src/main.rs)");
+            eprintln!("usage: cargo xtask <demo|test|e2e|size|bench collector|feed FILE|click-token ID|fuzz|kill-test|build|setup> (see xtask/src/main.rs)");
             return ExitCode::from(if task == "help" { 0 } else { 2 });
         }
     };
