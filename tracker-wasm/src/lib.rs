@@ -8,6 +8,12 @@
 //! Size matters here (every shop page loads it), so events are plain JS objects built with
 //! `Reflect` and serialised by the browser's `JSON.stringify`; no serde in this crate.
 
+/// The allocator: talc, much smaller than the standard library's dlmalloc (every shop page
+/// downloads this module, so its bytes count). The page is single-threaded.
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 mod click;
 mod commands;
 mod consent;
