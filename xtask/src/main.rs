@@ -10,11 +10,14 @@
 //! - `cargo xtask e2e`: build, then only the end-to-end tests (quicker while iterating).
 //! - `cargo xtask fuzz [--seconds N]`: each cargo-fuzz target for N seconds (needs nightly).
 //! - `cargo xtask bench collector [--seconds N] [--json]`: loopback throughput vs a null worker.
+//! - `cargo xtask bench tracker [--loads N] [--json]`: tracker bytes (gzip, brotli) beside the
+//!   peers', and its main-thread start-up time in headless Chromium.
 //! - `cargo xtask click-token CONTACT_ID [--ttl-days N]`: a signed link for an email or SMS.
 //! - `cargo xtask kill-test [--events N]`: SIGKILL workerd under load; no acknowledged event lost.
 //! - `cargo xtask setup [--chromium]`: only install the tools.
 
 mod bench;
+mod bench_tracker;
 mod build;
 mod fuzz;
 mod http;
@@ -41,8 +44,21 @@ fn main() -> ExitCode {
         "test" => test(),
         "e2e" => tools::ensure(true).and_then(|t| build::all(&t).and_then(|()| e2e(&t))),
         "bench" if flags.iter().any(|f| f == "--help") => {
-            println!("{}", bench::HELP);
+            match flags.first().map(String::as_str) {
+                Some("tracker") => println!("{}", bench_tracker::HELP),
+                Some("collector") => println!("{}", bench::HELP),
+                _ => println!("{}\n\n{}", bench::HELP, bench_tracker::HELP),
+            }
             Ok(())
+        }
+        "bench" if flags.first().map(String::as_str) == Some("tracker") => {
+            let loads = flag_value(flags, "--loads")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(20);
+            let json = flags.iter().any(|f| f == "--json");
+            tools::ensure(true).and_then(|t| {
+                build::all(&t).and_then(|()| bench_tracker::tracker(&t, loads.max(1), json))
+            })
         }
         "bench" if flags.first().map(String::as_str) == Some("collector") => {
             let seconds = flag_value(flags, "--seconds")
@@ -70,7 +86,7 @@ fn main() -> ExitCode {
             .and_then(|t| build::sdk(&t))
             .and_then(|_| size::report(flags)),
         _ => {
-            eprintln!("usage: cargo xtask <demo|test|e2e|size|bench collector|fuzz|kill-test|build|setup> (see xtask/src/main.rs)");
+            eprintln!("usage: cargo xtask <demo|test|e2e|size|bench collector|bench tracker|fuzz|kill-test|build|setup> (see xtask/src/main.rs)");
             return ExitCode::from(if task == "help" { 0 } else { 2 });
         }
     };
