@@ -20,6 +20,7 @@ mod consent;
 mod delivery;
 mod events;
 mod identity;
+mod js;
 mod navigation;
 mod product_ld;
 mod session;
