@@ -104,7 +104,12 @@ fn optimise(tools: &Tools, from: &Path, to: &Path, glue: &Path) -> Result {
     let out = tools
         .command(tools.npm_bin("wasm-opt"))
         .arg(from)
-        .args(["-Oz", "--minify-imports-and-exports-and-modules", "-o"])
+        .args([
+            "-Oz",
+            "--minify-imports-and-exports-and-modules",
+            "--strip-target-features",
+            "-o",
+        ])
         .arg(to)
         .output()
         .map_err(|e| format!("cannot run wasm-opt: {e}"))?;
@@ -255,4 +260,54 @@ pub fn worker(tools: &Tools) -> Result {
         .command(tools.cargo_bin.join("worker-build"))
         .arg("--release")
         .current_dir(tools.root.join("edge-collector")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_identifiers_only_are_renamed() {
+        let glue = "wasm.start(); wasm.started(); x.start(); __wbg_a_1: function(){}, __wbg_a_12: function(){}";
+        assert_eq!(
+            replace_word(glue, "wasm.", "start", "Ra"),
+            "wasm.Ra(); wasm.started(); x.start(); __wbg_a_1: function(){}, __wbg_a_12: function(){}"
+        );
+        assert_eq!(
+            replace_word(glue, "", "__wbg_a_1", "b"),
+            "wasm.start(); wasm.started(); x.start(); b: function(){}, __wbg_a_12: function(){}"
+        );
+    }
+
+    #[test]
+    fn reads_the_import_section() {
+        // magic, version; a custom section to skip; an import section with two function imports.
+        let mut wasm = b"\0asm\x01\0\0\0".to_vec();
+        wasm.extend([0, 3, 1, b'x', 7]);
+        wasm.extend([
+            2, 14, 2, 1, b'a', 1, b'b', 0, 0, 1, b'a', 2, b'c', b'd', 0, 5,
+        ]);
+        let imports = wasm_imports(&wasm).unwrap();
+        assert_eq!(
+            imports,
+            [("a".into(), "b".into()), ("a".into(), "cd".into())]
+        );
+    }
+
+    #[test]
+    fn the_glue_gets_the_same_names_as_the_wasm() {
+        let glue = "const import0 = { __wbg_cookie_d2: function(arg0) { return arg0.cookie; } };\n\
+                    return { \"./tracker_bg.js\": import0 };\nwasm.__wbindgen_malloc(1); wasm.start();";
+        let renaming = "{\n \"imports\": [\n  [\"./tracker_bg.js\", \"__wbg_cookie_d2\", \"c\"],\n ],\n\
+                        \"exports\": [\n  [\"__wbindgen_malloc\", \"Ya\"],\n  [\"start\", \"Ra\"],\n ]\n}";
+        let imports = [("a".to_string(), "c".to_string())];
+        assert_eq!(
+            rename(glue, renaming, &imports).unwrap(),
+            "const import0 = { c: function(arg0) { return arg0.cookie; } };\n\
+             return { \"a\": import0 };\nwasm.Ya(1); wasm.Ra();"
+        );
+        // An import the glue does not define means the renaming went wrong: fail the build.
+        let more = [imports[0].clone(), ("a".to_string(), "zz".to_string())];
+        assert!(rename(glue, renaming, &more).is_err());
+    }
 }
