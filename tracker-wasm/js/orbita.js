@@ -21,8 +21,9 @@
     w.orbita.anonymousId = t.anonymousId;
     w.orbita.pendingEvents = t.pendingEvents;
     w.orbita.consentState = t.consentState;
+    /* The widgets load in a task of their own, not in the tracker's start-up. */
     t.start(cfg, q, function () {
-      return load('widgets').then(function (m) { m.render(cfg, w.orbita); });
+      setTimeout(function () { load('widgets').then(function (m) { m.render(cfg, w.orbita); }); });
     });
     mark('started');
     if (y) load('yespo').then(function (m) {
