@@ -113,14 +113,15 @@ pub fn command(args: Array) {
 
 /// The visitor's anonymous ID, for the shop's own use (e.g. passing it to its backend); empty
 /// while consent does not allow one.
+/// (A JS string rather than a Rust `String`: no copy back through the glue, fewer bytes.)
 #[wasm_bindgen(js_name = anonymousId)]
-pub fn anonymous_id() -> String {
-    delivery::anonymous_id().unwrap_or_default()
+pub fn anonymous_id() -> JsValue {
+    delivery::anonymous_id().unwrap_or_default().into()
 }
 
 /// The consent state: `granted`, `denied` or `pending`.
 #[wasm_bindgen(js_name = consentState)]
-pub fn consent_state() -> String {
+pub fn consent_state() -> JsValue {
     delivery::consent().as_str().into()
 }
 
