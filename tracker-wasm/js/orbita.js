@@ -1,6 +1,8 @@
 /* Orbita tracker stub: defines window.orbita, queues calls until the wasm tracker is loaded,
    then hands the queue over. Loaded with <script async src=".../orbita.js" data-write-key="...">. */
 (function (w, d) {
+  /* User Timing marks: the tracker's start-up cost shows in DevTools and in `cargo xtask bench tracker`. */
+  var mark = function (n) { try { performance.mark('orbita:' + n); } catch (e) {} };
   var s = d.currentScript, base = s.src.replace(/[^/]*$/, ''), a = s.dataset;
   var o = w.orbita = w.orbita || function () { (o.q = o.q || []).push(arguments); };
   /* Shops moving from Yespo keep their eS(...) calls (data-yespo="on"). */
@@ -13,14 +15,17 @@
     });
   }
   load('tracker').then(function (t) {
+    mark('loaded');
     var q = o.q || [];
     w.orbita = function () { t.command([].slice.call(arguments)); };
     w.orbita.anonymousId = t.anonymousId;
     w.orbita.pendingEvents = t.pendingEvents;
     w.orbita.consentState = t.consentState;
+    /* The widgets load in a task of their own, not in the tracker's start-up. */
     t.start(cfg, q, function () {
-      return load('widgets').then(function (m) { m.render(cfg, w.orbita); });
+      setTimeout(function () { load('widgets').then(function (m) { m.render(cfg, w.orbita); }); });
     });
+    mark('started');
     if (y) load('yespo').then(function (m) {
       var yq = w.eS.q || [];
       w.eS = function () { m.command([].slice.call(arguments), w.orbita); };

@@ -7,21 +7,26 @@ use js_sys::{Object, Reflect, JSON};
 use protocol::ids::CLICK_TOKEN_PARAMETER as URL_PARAMETER;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{RequestInit, Url};
+use web_sys::RequestInit;
 
-use crate::{warn, Settings};
+use crate::{js, warn, Settings};
 
 /// The token in the page's URL, if any; removes it from the address bar either way.
 pub fn take_from_address_bar() -> Option<String> {
-    let window = web_sys::window()?;
-    let url = Url::new(&window.location().href().ok()?).ok()?;
-    let params = url.search_params();
-    let token = params.get(URL_PARAMETER)?;
-    params.delete(URL_PARAMETER);
-    let clean = url.href();
-    if let Ok(history) = window.history() {
-        let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&clean));
-    }
+    let url = js::url(&js::href()).ok()?;
+    let token = js::query_parameter(&url, URL_PARAMETER)?;
+    let _ = js::call(
+        &js::get(&url, "searchParams"),
+        "delete",
+        &[&URL_PARAMETER.into()],
+    );
+    let clean = js::get(&url, "href");
+    let history = js::get(&js::window(), "history");
+    let _ = js::call(
+        &history,
+        "replaceState",
+        &[&JsValue::NULL, &"".into(), &clean],
+    );
     (!token.is_empty()).then_some(token)
 }
 

@@ -4,7 +4,7 @@ use js_sys::{Array, Function, Reflect};
 use protocol::{ecommerce, names::types};
 use wasm_bindgen::prelude::*;
 
-use crate::{delivery, warn};
+use crate::{delivery, js, warn};
 
 /// Sends a page view with the shop's optional properties.
 pub fn page(properties: &JsValue) {
@@ -107,21 +107,25 @@ fn ecommerce_event(event: &str, properties: &JsValue, required: &str) {
 
 /// Runs `f` once the document is parsed (now, if it already is).
 pub fn when_dom_ready(f: impl FnOnce() + 'static) {
-    let Some(doc) = web_sys::window().and_then(|w| w.document()) else {
-        return;
-    };
-    if doc.ready_state() != "loading" {
+    let document = js::document();
+    if js::get_text(&document, "readyState").as_deref() != Some("loading") {
         f();
         return;
     }
     let callback = Closure::once_into_js(f);
-    let _ = doc.add_event_listener_with_callback("DOMContentLoaded", callback.unchecked_ref());
+    let _ = js::call(
+        &document,
+        "addEventListener",
+        &[&"DOMContentLoaded".into(), &callback],
+    );
 }
 
 /// Whether the page has a recommendation placeholder (then the widgets module is loaded).
 pub fn page_has_placeholder() -> bool {
-    web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.query_selector("[data-orbita-placement]").ok().flatten())
-        .is_some()
+    js::call(
+        &js::document(),
+        "querySelector",
+        &[&"[data-orbita-placement]".into()],
+    )
+    .is_ok_and(|found| found.is_object())
 }

@@ -9,9 +9,7 @@
 //! Denial forgets what the tracker had written. Every sent event carries
 //! `context.consent.tracking`, and the collector refuses events captured without consent.
 
-use js_sys::Reflect;
-
-use crate::Settings;
+use crate::{js, Settings};
 
 /// The visitor's consent to tracking.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,17 +44,9 @@ impl Consent {
 
 /// Whether the browser asks sites not to track (Global Privacy Control or Do Not Track).
 fn browser_opts_out() -> bool {
-    let Some(window) = web_sys::window() else {
-        return false;
-    };
-    let navigator = window.navigator();
-    let gpc = Reflect::get(&navigator, &"globalPrivacyControl".into())
-        .ok()
-        .and_then(|v| v.as_bool());
-    let dnt = Reflect::get(&navigator, &"doNotTrack".into())
-        .ok()
-        .and_then(|v| v.as_string());
-    gpc == Some(true) || dnt.as_deref() == Some("1")
+    let navigator = js::get(&js::window(), "navigator");
+    js::get(&navigator, "globalPrivacyControl").as_bool() == Some(true)
+        || js::get_text(&navigator, "doNotTrack").as_deref() == Some("1")
 }
 
 /// The state a page starts in. With consent required, an existing visitor cookie means the

@@ -4,6 +4,8 @@ use js_sys::{Date, Object, Reflect, JSON};
 use protocol::names;
 use wasm_bindgen::JsValue;
 
+use crate::js;
+
 /// Library name reported in `context.library`.
 pub const LIBRARY_NAME: &str = "orbita-tracker";
 /// Library version reported in `context.library`.
@@ -24,16 +26,13 @@ fn copy(target: &Object, key: &str, source: &JsValue, source_key: &str) {
 
 fn page_context() -> Object {
     let page = Object::new();
-    if let Some(window) = web_sys::window() {
-        let location: JsValue = window.location().into();
-        copy(&page, "path", &location, "pathname");
-        copy(&page, "url", &location, "href");
-        copy(&page, "search", &location, "search");
-        if let Some(doc) = window.document() {
-            set(&page, "title", doc.title());
-            set(&page, "referrer", doc.referrer());
-        }
-    }
+    let location = js::location();
+    copy(&page, "path", &location, "pathname");
+    copy(&page, "url", &location, "href");
+    copy(&page, "search", &location, "search");
+    let document = js::document();
+    copy(&page, "title", &document, "title");
+    copy(&page, "referrer", &document, "referrer");
     page
 }
 
@@ -44,22 +43,12 @@ fn context() -> Object {
     set(&library, "version", LIBRARY_VERSION);
     set(&ctx, names::LIBRARY, library);
     set(&ctx, names::PAGE, page_context());
-    if let Some(window) = web_sys::window() {
-        let nav = window.navigator();
-        if let Ok(ua) = nav.user_agent() {
-            set(&ctx, "userAgent", ua);
-        }
-        if let Some(lang) = nav.language() {
-            set(&ctx, "locale", lang);
-        }
-        // A browser driven by automation says so; the collector flags such events as bots.
-        if Reflect::get(&nav, &"webdriver".into())
-            .ok()
-            .and_then(|v| v.as_bool())
-            == Some(true)
-        {
-            set(&ctx, "webdriver", true);
-        }
+    let nav = js::get(&js::window(), "navigator");
+    copy(&ctx, "userAgent", &nav, "userAgent");
+    copy(&ctx, "locale", &nav, "language");
+    // A browser driven by automation says so; the collector flags such events as bots.
+    if js::get(&nav, "webdriver").as_bool() == Some(true) {
+        set(&ctx, "webdriver", true);
     }
     ctx
 }

@@ -1,33 +1,33 @@
 //! The anonymous visitor ID, kept in a first-party cookie.
 
-use wasm_bindgen::JsCast;
-use web_sys::HtmlDocument;
-
 use protocol::ids::VISITOR_COOKIE_MAX_AGE;
 use protocol::ids::{cookie_value, is_uuid, VISITOR_COOKIE as COOKIE, VISITOR_COOKIE_SERVER_COPY};
+use wasm_bindgen::JsValue;
 
-/// The page's document, with its cookie jar.
-pub fn document() -> Option<HtmlDocument> {
-    web_sys::window()?
-        .document()?
-        .dyn_into::<HtmlDocument>()
-        .ok()
+use crate::js;
+
+/// The page's cookies (`document.cookie`), if the page has any access to them.
+pub fn cookies() -> Option<String> {
+    js::get_text(&js::document(), "cookie")
+}
+
+/// Writes one cookie (`document.cookie = text`).
+pub fn write_cookie(text: &str) {
+    js::set(&js::document(), "cookie", &text.into());
 }
 
 /// The visitor's anonymous ID: the cookie's if set and well-formed, otherwise a new random one,
 /// which is written to the cookie (and refreshed, so active visitors keep it).
 pub fn anonymous_id() -> String {
     let id = existing_anonymous_id().unwrap_or_else(new_uuid);
-    if let Some(doc) = document() {
-        let secure = web_sys::window()
-            .and_then(|w| w.location().protocol().ok())
-            .is_some_and(|p| p == "https:");
-        let flags = if secure {
-            "; SameSite=Lax; Secure"
-        } else {
-            "; SameSite=Lax"
-        };
-        let cookie = [
+    let secure = js::get_text(&js::location(), "protocol").as_deref() == Some("https:");
+    let flags = if secure {
+        "; SameSite=Lax; Secure"
+    } else {
+        "; SameSite=Lax"
+    };
+    write_cookie(
+        &[
             COOKIE,
             "=",
             &id,
@@ -35,37 +35,45 @@ pub fn anonymous_id() -> String {
             VISITOR_COOKIE_MAX_AGE,
             flags,
         ]
-        .concat();
-        let _ = doc.set_cookie(&cookie);
-    }
+        .concat(),
+    );
     id
 }
 
 /// localStorage key of the customer ID given to `identify`.
 const USER_KEY: &str = "orb_uid";
 
-/// The site's localStorage, when the browser allows it.
-pub fn local_storage() -> Option<web_sys::Storage> {
-    web_sys::window()?.local_storage().ok().flatten()
+/// The site's localStorage, when the browser allows it (reading it throws when it does not).
+pub fn local_storage() -> Option<JsValue> {
+    Some(js::get(&js::window(), "localStorage")).filter(JsValue::is_object)
+}
+
+/// `localStorage.getItem(key)`.
+pub fn stored(key: &str) -> Option<String> {
+    js::call(&local_storage()?, "getItem", &[&key.into()])
+        .ok()?
+        .as_string()
+}
+
+/// `localStorage.setItem(key, value)`, or `removeItem(key)` for `None`; storage may be full or
+/// disabled, which is not an error for the tracker.
+pub fn store(key: &str, value: Option<&str>) {
+    if let Some(storage) = local_storage() {
+        let _ = match value {
+            Some(value) => js::call(&storage, "setItem", &[&key.into(), &value.into()]),
+            None => js::call(&storage, "removeItem", &[&key.into()]),
+        };
+    }
 }
 
 /// The customer ID from an earlier `identify` on this site, if any.
 pub fn stored_user_id() -> Option<String> {
-    local_storage()?
-        .get_item(USER_KEY)
-        .ok()
-        .flatten()
-        .filter(|u| !u.is_empty())
+    stored(USER_KEY).filter(|u| !u.is_empty())
 }
 
 /// Remembers (or, with `None`, forgets) the customer ID across pages.
 pub fn remember_user_id(user_id: Option<&str>) {
-    if let Some(storage) = local_storage() {
-        let _ = match user_id {
-            Some(id) => storage.set_item(USER_KEY, id),
-            None => storage.remove_item(USER_KEY),
-        };
-    }
+    store(USER_KEY, user_id);
 }
 
 /// Replaces the anonymous ID with a new one (on logout, so the next person on this device starts
@@ -76,17 +84,15 @@ pub fn renew_anonymous_id() -> String {
 }
 
 fn forget_visitor_cookies() {
-    if let Some(doc) = document() {
-        for name in [COOKIE, VISITOR_COOKIE_SERVER_COPY] {
-            let _ = doc.set_cookie(&[name, "=; Path=/; Max-Age=0"].concat());
-        }
+    for name in [COOKIE, VISITOR_COOKIE_SERVER_COPY] {
+        write_cookie(&[name, "=; Path=/; Max-Age=0"].concat());
     }
 }
 
 /// The visitor's anonymous ID if a cookie already holds one: ours, else the collector's
 /// server-set copy (Safari may have dropped ours). Writes nothing.
 pub fn existing_anonymous_id() -> Option<String> {
-    let cookies = document()?.cookie().ok()?;
+    let cookies = cookies()?;
     [COOKIE, VISITOR_COOKIE_SERVER_COPY]
         .iter()
         .find_map(|name| cookie_value(&cookies, name).filter(|v| is_uuid(v)))
@@ -143,32 +149,28 @@ mod tests {
     #[wasm_bindgen_test]
     fn anonymous_id_is_kept_in_a_first_party_cookie() {
         let first = anonymous_id();
-        let doc = document().unwrap();
         assert_eq!(
-            cookie_value(&doc.cookie().unwrap(), COOKIE),
+            cookie_value(&cookies().unwrap(), COOKIE),
             Some(first.as_str())
         );
         assert_eq!(anonymous_id(), first, "the same visitor keeps the same ID");
         // A tampered cookie is replaced by a fresh, valid ID.
-        doc.set_cookie(&format!("{COOKIE}=not-a-uuid; Path=/"))
-            .unwrap();
+        write_cookie(&format!("{COOKIE}=not-a-uuid; Path=/"));
         let replaced = anonymous_id();
         assert!(is_uuid(&replaced) && replaced != first);
         // Safari dropped our cookie, but the collector's server-set copy is there: restored.
-        doc.set_cookie(&format!("{COOKIE}=; Path=/; Max-Age=0"))
-            .unwrap();
-        doc.set_cookie(&format!("{VISITOR_COOKIE_SERVER_COPY}={first}; Path=/"))
-            .unwrap();
+        write_cookie(&format!("{COOKIE}=; Path=/; Max-Age=0"));
+        write_cookie(&format!("{VISITOR_COOKIE_SERVER_COPY}={first}; Path=/"));
         assert_eq!(anonymous_id(), first);
         assert_eq!(
-            cookie_value(&doc.cookie().unwrap(), COOKIE),
+            cookie_value(&cookies().unwrap(), COOKIE),
             Some(first.as_str())
         );
         // Logout forgets both.
         let fresh = renew_anonymous_id();
         assert_ne!(fresh, first);
         assert_eq!(
-            cookie_value(&doc.cookie().unwrap(), VISITOR_COOKIE_SERVER_COPY),
+            cookie_value(&cookies().unwrap(), VISITOR_COOKIE_SERVER_COPY),
             None
         );
     }

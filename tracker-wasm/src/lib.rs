@@ -8,12 +8,19 @@
 //! Size matters here (every shop page loads it), so events are plain JS objects built with
 //! `Reflect` and serialised by the browser's `JSON.stringify`; no serde in this crate.
 
+/// The allocator: talc, much smaller than the standard library's dlmalloc (every shop page
+/// downloads this module, so its bytes count). The page is single-threaded.
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 mod click;
 mod commands;
 mod consent;
 mod delivery;
 mod events;
 mod identity;
+mod js;
 mod navigation;
 mod product_ld;
 mod session;
@@ -106,14 +113,15 @@ pub fn command(args: Array) {
 
 /// The visitor's anonymous ID, for the shop's own use (e.g. passing it to its backend); empty
 /// while consent does not allow one.
+/// (A JS string rather than a Rust `String`: no copy back through the glue, fewer bytes.)
 #[wasm_bindgen(js_name = anonymousId)]
-pub fn anonymous_id() -> String {
-    delivery::anonymous_id().unwrap_or_default()
+pub fn anonymous_id() -> JsValue {
+    delivery::anonymous_id().unwrap_or_default().into()
 }
 
 /// The consent state: `granted`, `denied` or `pending`.
 #[wasm_bindgen(js_name = consentState)]
-pub fn consent_state() -> String {
+pub fn consent_state() -> JsValue {
     delivery::consent().as_str().into()
 }
 

@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use js_sys::{Array, Function, Reflect};
 use wasm_bindgen::prelude::*;
 
-use crate::commands;
+use crate::{commands, js};
 
 thread_local! {
     /// The address of the last page view (without the fragment).
@@ -15,9 +15,7 @@ thread_local! {
 
 /// The page's address without its `#fragment` (fragment changes are not page views).
 fn current() -> String {
-    let href = web_sys::window()
-        .and_then(|w| w.location().href().ok())
-        .unwrap_or_default();
+    let href = js::href();
     href.split('#').next().unwrap_or_default().to_string()
 }
 
@@ -36,12 +34,11 @@ pub fn page_if_moved() {
 /// Sends the first page view and watches the History API for later ones.
 pub fn start() {
     page_if_moved();
-    let Some(window) = web_sys::window() else {
+    let window = js::window();
+    let history = js::get(&window, "history");
+    if !history.is_object() {
         return;
-    };
-    let Ok(history) = window.history() else {
-        return;
-    };
+    }
     for method in ["pushState", "replaceState"] {
         let Ok(original) =
             Reflect::get(&history, &method.into()).and_then(|f| f.dyn_into::<Function>())
@@ -61,7 +58,10 @@ pub fn start() {
         wrapped.forget();
     }
     let on_popstate = Closure::<dyn Fn()>::new(page_if_moved);
-    let _ =
-        window.add_event_listener_with_callback("popstate", on_popstate.as_ref().unchecked_ref());
+    let _ = js::call(
+        &window,
+        "addEventListener",
+        &[&"popstate".into(), on_popstate.as_ref()],
+    );
     on_popstate.forget();
 }

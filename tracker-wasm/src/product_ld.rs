@@ -11,7 +11,7 @@ use wasm_bindgen::prelude::*;
 
 use page_values::{get, number, text};
 
-use crate::delivery;
+use crate::{delivery, js};
 
 thread_local! {
     static PRODUCT_VIEW_SENT: Cell<bool> = const { Cell::new(false) };
@@ -76,14 +76,12 @@ pub fn capture_from_page() {
     if PRODUCT_VIEW_SENT.with(Cell::get) {
         return;
     }
-    let Some(doc) = web_sys::window().and_then(|w| w.document()) else {
+    let selector = "script[type='application/ld+json']".into();
+    let Ok(scripts) = js::call(&js::document(), "querySelectorAll", &[&selector]) else {
         return;
     };
-    let Ok(scripts) = doc.query_selector_all("script[type='application/ld+json']") else {
-        return;
-    };
-    for i in 0..scripts.length() {
-        let Some(text) = scripts.item(i).and_then(|n| n.text_content()) else {
+    for script in Array::from(&scripts).iter() {
+        let Some(text) = js::get_text(&script, "textContent") else {
             continue;
         };
         let Ok(value) = JSON::parse(&text) else {

@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use js_sys::{Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::identity;
+use crate::{identity, js};
 
 /// Inactivity that ends a session, in milliseconds.
 pub const TIMEOUT_MS: f64 = 30.0 * 60.0 * 1000.0;
@@ -98,32 +98,23 @@ thread_local! {
 }
 
 fn cookie_session() -> Option<Session> {
-    let doc = identity::document()?;
-    Session::parse(protocol::ids::cookie_value(&doc.cookie().ok()?, COOKIE)?)
+    Session::parse(protocol::ids::cookie_value(&identity::cookies()?, COOKIE)?)
 }
 
 /// The campaign of the landing page: UTM parameters, referrer and the landing URL.
 fn campaign_of_landing() -> Object {
     let campaign = Object::new();
-    let Some(window) = web_sys::window() else {
-        return campaign;
-    };
-    let href = window.location().href().unwrap_or_default();
-    if let Ok(url) = web_sys::Url::new(&href) {
-        let params = url.search_params();
+    let href = js::href();
+    if let Ok(url) = js::url(&href) {
         for (param, field) in UTM {
-            if let Some(value) = params.get(param).filter(|v| !v.is_empty()) {
-                let _ = Reflect::set(&campaign, &field.into(), &value.into());
+            if let Some(value) = js::query_parameter(&url, param).filter(|v| !v.is_empty()) {
+                js::set(&campaign, field, &value.into());
             }
         }
     }
-    let _ = Reflect::set(&campaign, &"landingPage".into(), &href.into());
-    if let Some(referrer) = window
-        .document()
-        .map(|d| d.referrer())
-        .filter(|r| !r.is_empty())
-    {
-        let _ = Reflect::set(&campaign, &"referrer".into(), &referrer.into());
+    js::set(&campaign, "landingPage", &href.into());
+    if let Some(referrer) = js::get_text(&js::document(), "referrer").filter(|r| !r.is_empty()) {
+        js::set(&campaign, "referrer", &referrer.into());
     }
     campaign
 }
@@ -135,14 +126,13 @@ fn save_campaign(session_id: &str, campaign: &Object) {
     let record = Object::new();
     let _ = Reflect::set(&record, &"session".into(), &session_id.into());
     let _ = Reflect::set(&record, &"campaign".into(), campaign);
-    if let (Some(storage), Ok(text)) = (identity::local_storage(), js_sys::JSON::stringify(&record))
-    {
-        let _ = storage.set_item(CAMPAIGN_KEY, &String::from(text));
+    if let Ok(text) = js_sys::JSON::stringify(&record) {
+        identity::store(CAMPAIGN_KEY, Some(&String::from(text)));
     }
 }
 
 fn load_campaign(session_id: &str) -> Option<Object> {
-    let text = identity::local_storage()?.get_item(CAMPAIGN_KEY).ok()??;
+    let text = identity::stored(CAMPAIGN_KEY)?;
     let record = js_sys::JSON::parse(&text).ok()?;
     let same = Reflect::get(&record, &"session".into())
         .ok()?
@@ -194,17 +184,15 @@ pub fn stamp(context: &JsValue, persist: bool) {
 }
 
 fn write_cookie(session: &Session) {
-    if let Some(doc) = identity::document() {
-        let _ = doc.set_cookie(
-            &[
-                COOKIE,
-                "=",
-                &session.to_cookie(),
-                "; Path=/; Max-Age=1800; SameSite=Lax",
-            ]
-            .concat(),
-        );
-    }
+    identity::write_cookie(
+        &[
+            COOKIE,
+            "=",
+            &session.to_cookie(),
+            "; Path=/; Max-Age=1800; SameSite=Lax",
+        ]
+        .concat(),
+    );
 }
 
 /// Writes the session kept in memory so far (consent was just granted).
@@ -221,12 +209,8 @@ pub fn persist() {
 pub fn forget() {
     STATE.with(|s| *s.borrow_mut() = None);
     CAMPAIGN.with(|c| *c.borrow_mut() = None);
-    if let Some(storage) = identity::local_storage() {
-        let _ = storage.remove_item(CAMPAIGN_KEY);
-    }
-    if let Some(doc) = identity::document() {
-        let _ = doc.set_cookie(&[COOKIE, "=; Path=/; Max-Age=0"].concat());
-    }
+    identity::store(CAMPAIGN_KEY, None);
+    identity::write_cookie(&[COOKIE, "=; Path=/; Max-Age=0"].concat());
 }
 
 #[cfg(test)]

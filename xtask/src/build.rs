@@ -2,7 +2,7 @@
 //! worker itself.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::tools::{run, Tools};
 use crate::Result;
@@ -78,16 +78,14 @@ pub fn sdk(tools: &Tools) -> Result {
             ])
             .args(["--out-name", name, "--out-dir"])
             .arg(&raw))?;
-        run(tools
-            .command(tools.npm_bin("wasm-opt"))
-            .arg(raw.join(format!("{name}_bg.wasm")))
-            .args(["-Oz", "-o"])
-            .arg(out.join(format!("{name}_bg.wasm"))))?;
-        minify(
+        let glue = raw.join(format!("{name}.js"));
+        optimise(
             tools,
-            &raw.join(format!("{name}.js")),
-            &out.join(format!("{name}.js")),
+            &raw.join(format!("{name}_bg.wasm")),
+            &out.join(format!("{name}_bg.wasm")),
+            &glue,
         )?;
+        minify(tools, &glue, &out.join(format!("{name}.js")))?;
     }
     minify(
         tools,
@@ -96,9 +94,154 @@ pub fn sdk(tools: &Tools) -> Result {
     )
 }
 
+/// wasm-opt -Oz, then short names for the module's imports, exports and import module
+/// (wasm-bindgen names them like `__wbg_cookie_d2fddf0073ea44a9`: about 90 hashed names, each in
+/// the wasm and again in the glue, which compress badly). wasm-opt prints the renaming of imports
+/// and exports as JSON; the module name it picks is read back from the wasm. The same renaming is
+/// applied to the glue (`glue`, rewritten in place), the only code that uses these names: keys of
+/// the import object, `wasm.EXPORT`, and the import module's name.
+fn optimise(tools: &Tools, from: &Path, to: &Path, glue: &Path) -> Result {
+    let out = tools
+        .command(tools.npm_bin("wasm-opt"))
+        .arg(from)
+        .args([
+            "-Oz",
+            "--minify-imports-and-exports-and-modules",
+            "--strip-target-features",
+            "-o",
+        ])
+        .arg(to)
+        .output()
+        .map_err(|e| format!("cannot run wasm-opt: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "wasm-opt {} failed: {}",
+            from.display(),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let wasm = fs::read(to).map_err(|e| format!("{}: {e}", to.display()))?;
+    let imports = wasm_imports(&wasm).ok_or("cannot read the wasm's import section")?;
+    let text = fs::read_to_string(glue).map_err(|e| format!("{}: {e}", glue.display()))?;
+    let text = rename(&text, &String::from_utf8_lossy(&out.stdout), &imports)?;
+    fs::write(glue, text).map_err(|e| format!("{}: {e}", glue.display()))
+}
+
+/// Applies wasm-opt's renaming (`["module", "import", "new"]` and `["export", "new"]` lines of
+/// its JSON) to wasm-bindgen's glue; `imports` are the (module, name) pairs of the renamed wasm.
+fn rename(glue: &str, renaming: &str, imports: &[(String, String)]) -> Result<String> {
+    let mut glue = glue.to_string();
+    let mut modules = Vec::new();
+    for line in renaming.lines() {
+        // The quoted strings of the line; these names never contain quotes.
+        let parts: Vec<&str> = line.split('"').skip(1).step_by(2).collect();
+        match parts[..] {
+            [module, import, new] => {
+                if !modules.contains(&module) {
+                    modules.push(module);
+                }
+                glue = replace_word(&glue, "", import, new);
+            }
+            [export, new] => glue = replace_word(&glue, "wasm.", export, new),
+            _ => {}
+        }
+    }
+    let minified_modules: Vec<&str> = imports.iter().map(|(m, _)| m.as_str()).collect();
+    match (&modules[..], minified_modules.first()) {
+        ([old], Some(new)) if minified_modules.iter().all(|m| m == new) => {
+            glue = glue.replace(&format!("\"{old}\":"), &format!("\"{new}\":"));
+        }
+        _ => {
+            return Err(format!(
+                "expected one import module, wasm-opt renamed {modules:?}"
+            ))
+        }
+    }
+    // Every import of the wasm must now be a key of the glue's import object.
+    if let Some((_, missing)) = imports
+        .iter()
+        .find(|(_, name)| !glue.contains(&format!("{name}: function")))
+    {
+        return Err(format!("the glue lacks the renamed import {missing:?}"));
+    }
+    Ok(glue)
+}
+
+/// Replaces `prefix` + `word` by `prefix` + `new` where `word` is a whole identifier.
+fn replace_word(text: &str, prefix: &str, word: &str, new: &str) -> String {
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '$';
+    let needle = format!("{prefix}{word}");
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(&needle) {
+        let before = rest[..at].chars().next_back().or(out.chars().next_back());
+        let after = rest[at + needle.len()..].chars().next();
+        out.push_str(&rest[..at]);
+        let whole =
+            (!prefix.is_empty() || !before.is_some_and(is_ident)) && !after.is_some_and(is_ident);
+        if whole {
+            out.push_str(prefix);
+            out.push_str(new);
+        } else {
+            out.push_str(&needle);
+        }
+        rest = &rest[at + needle.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The (module, name) pairs of a wasm binary's import section.
+fn wasm_imports(wasm: &[u8]) -> Option<Vec<(String, String)>> {
+    fn leb(bytes: &[u8], at: &mut usize) -> Option<usize> {
+        let (mut value, mut shift) = (0usize, 0);
+        loop {
+            let byte = *bytes.get(*at)?;
+            *at += 1;
+            value |= usize::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return Some(value);
+            }
+            shift += 7;
+        }
+    }
+    fn name(bytes: &[u8], at: &mut usize) -> Option<String> {
+        let len = leb(bytes, at)?;
+        let text = String::from_utf8(bytes.get(*at..*at + len)?.to_vec()).ok()?;
+        *at += len;
+        Some(text)
+    }
+    let mut at = 8; // magic and version
+    while at < wasm.len() {
+        let id = wasm[at];
+        at += 1;
+        let size = leb(wasm, &mut at)?;
+        if id != 2 {
+            at += size;
+            continue;
+        }
+        let mut imports = Vec::new();
+        for _ in 0..leb(wasm, &mut at)? {
+            let module = name(wasm, &mut at)?;
+            let field = name(wasm, &mut at)?;
+            // The import's description: kind, then a type index, table, memory or global type.
+            match wasm.get(at)? {
+                0 => {
+                    at += 1;
+                    leb(wasm, &mut at)?;
+                }
+                _ => return None, // wasm-bindgen modules import only functions
+            }
+            imports.push((module, field));
+        }
+        return Some(imports);
+    }
+    Some(Vec::new())
+}
+
 /// Minifies JavaScript with esbuild (the pinned copy wrangler brings): the wasm-bindgen glue and
 /// the stub are downloaded by every shop page, so their bytes count.
-fn minify(tools: &Tools, from: &std::path::Path, to: &std::path::Path) -> Result {
+fn minify(tools: &Tools, from: &Path, to: &Path) -> Result {
     run(tools
         .command(
             tools
@@ -117,4 +260,54 @@ pub fn worker(tools: &Tools) -> Result {
         .command(tools.cargo_bin.join("worker-build"))
         .arg("--release")
         .current_dir(tools.root.join("edge-collector")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_identifiers_only_are_renamed() {
+        let glue = "wasm.start(); wasm.started(); x.start(); __wbg_a_1: function(){}, __wbg_a_12: function(){}";
+        assert_eq!(
+            replace_word(glue, "wasm.", "start", "Ra"),
+            "wasm.Ra(); wasm.started(); x.start(); __wbg_a_1: function(){}, __wbg_a_12: function(){}"
+        );
+        assert_eq!(
+            replace_word(glue, "", "__wbg_a_1", "b"),
+            "wasm.start(); wasm.started(); x.start(); b: function(){}, __wbg_a_12: function(){}"
+        );
+    }
+
+    #[test]
+    fn reads_the_import_section() {
+        // magic, version; a custom section to skip; an import section with two function imports.
+        let mut wasm = b"\0asm\x01\0\0\0".to_vec();
+        wasm.extend([0, 3, 1, b'x', 7]);
+        wasm.extend([
+            2, 14, 2, 1, b'a', 1, b'b', 0, 0, 1, b'a', 2, b'c', b'd', 0, 5,
+        ]);
+        let imports = wasm_imports(&wasm).unwrap();
+        assert_eq!(
+            imports,
+            [("a".into(), "b".into()), ("a".into(), "cd".into())]
+        );
+    }
+
+    #[test]
+    fn the_glue_gets_the_same_names_as_the_wasm() {
+        let glue = "const import0 = { __wbg_cookie_d2: function(arg0) { return arg0.cookie; } };\n\
+                    return { \"./tracker_bg.js\": import0 };\nwasm.__wbindgen_malloc(1); wasm.start();";
+        let renaming = "{\n \"imports\": [\n  [\"./tracker_bg.js\", \"__wbg_cookie_d2\", \"c\"],\n ],\n\
+                        \"exports\": [\n  [\"__wbindgen_malloc\", \"Ya\"],\n  [\"start\", \"Ra\"],\n ]\n}";
+        let imports = [("a".to_string(), "c".to_string())];
+        assert_eq!(
+            rename(glue, renaming, &imports).unwrap(),
+            "const import0 = { c: function(arg0) { return arg0.cookie; } };\n\
+             return { \"a\": import0 };\nwasm.Ya(1); wasm.Ra();"
+        );
+        // An import the glue does not define means the renaming went wrong: fail the build.
+        let more = [imports[0].clone(), ("a".to_string(), "zz".to_string())];
+        assert!(rename(glue, renaming, &more).is_err());
+    }
 }

@@ -11,6 +11,8 @@
 //! - `cargo xtask fuzz [--seconds N]`: each cargo-fuzz target for N seconds (needs nightly).
 //! - `cargo xtask bench collector [--seconds N] [--json] [--wrangler]`: loopback throughput vs a
 //!   null worker, on workerd directly (or under wrangler dev).
+//! - `cargo xtask bench tracker [--loads N] [--json]`: tracker bytes (gzip, brotli) beside the
+//!   peers', and its main-thread start-up time in headless Chromium.
 //! - `cargo xtask click-token CONTACT_ID [--ttl-days N]`: a signed link for an email or SMS.
 //! - `cargo xtask feed FILE [--port N] [--format F] [--partial]`: import a product feed (Merchant
 //!   XML, YML or CSV, any size) into the collector on this machine.
@@ -18,6 +20,7 @@
 //! - `cargo xtask setup [--chromium]`: only install the tools.
 
 mod bench;
+mod bench_tracker;
 mod build;
 mod feed;
 mod fuzz;
@@ -45,8 +48,21 @@ fn main() -> ExitCode {
         "test" => test(),
         "e2e" => tools::ensure(true).and_then(|t| build::all(&t).and_then(|()| e2e(&t))),
         "bench" if flags.iter().any(|f| f == "--help") => {
-            println!("{}", bench::HELP);
+            match flags.first().map(String::as_str) {
+                Some("tracker") => println!("{}", bench_tracker::HELP),
+                Some("collector") => println!("{}", bench::HELP),
+                _ => println!("{}\n\n{}", bench::HELP, bench_tracker::HELP),
+            }
             Ok(())
+        }
+        "bench" if flags.first().map(String::as_str) == Some("tracker") => {
+            let loads = flag_value(flags, "--loads")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(20);
+            let json = flags.iter().any(|f| f == "--json");
+            tools::ensure(true).and_then(|t| {
+                build::all(&t).and_then(|()| bench_tracker::tracker(&t, loads.max(1), json))
+            })
         }
         "bench" if flags.first().map(String::as_str) == Some("collector") => {
             let seconds = flag_value(flags, "--seconds")
@@ -81,7 +97,7 @@ fn main() -> ExitCode {
             .and_then(|t| build::sdk(&t))
             .and_then(|_| size::report(flags)),
         _ => {
-            eprintln!("usage: cargo xtask <demo|test|e2e|size|bench collector|feed FILE|click-token ID|fuzz|kill-test|build|setup> (see xtask/src/main.rs)");
+            eprintln!("usage: cargo xtask <demo|test|e2e|size|bench collector|bench tracker|feed FILE|click-token ID|fuzz|kill-test|build|setup> (see xtask/src/main.rs)");
             return ExitCode::from(if task == "help" { 0 } else { 2 });
         }
     };

@@ -89,6 +89,8 @@ impl Collector {
             .arg(state)
             .env("CI", "true")
             .stdin(Stdio::null())
+            // Progress, not results: stdout stays free for tables and `--json` rows.
+            .stdout(std::io::stderr())
             .current_dir(&dir))?;
         Self::start_in(tools, &dir, port, state, quiet, vars)
     }
@@ -118,6 +120,7 @@ impl Collector {
                     .flat_map(|(k, v)| ["--var".to_string(), format!("{k}:{v}")]),
             )
             .stdin(Stdio::null())
+            .stdout(std::io::stderr())
             .current_dir(dir)
             // Its own process group, so stopping it stops workerd too.
             .process_group(0);

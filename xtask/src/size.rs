@@ -8,10 +8,23 @@ use flate2::Compression;
 
 use crate::Result;
 
-fn gzip_len(bytes: &[u8]) -> usize {
+/// Bytes after gzip at its best compression (-9), as a server would send a static file.
+pub fn gzip_len(bytes: &[u8]) -> usize {
     let mut enc = GzEncoder::new(Vec::new(), Compression::best());
     enc.write_all(bytes).expect("writing to memory");
     enc.finish().expect("writing to memory").len()
+}
+
+/// Bytes after brotli at its best quality (11, window 2^22), as CDNs serve static files.
+pub fn brotli_len(bytes: &[u8]) -> usize {
+    let mut out = Vec::new();
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: 11,
+        lgwin: 22,
+        ..Default::default()
+    };
+    brotli::BrotliCompress(&mut &bytes[..], &mut out, &params).expect("writing to memory");
+    out.len()
 }
 
 /// Prints the size table (or, with `--json`, one JSON object per row).
