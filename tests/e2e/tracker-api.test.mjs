@@ -31,6 +31,33 @@ test('single-page apps: one page view per navigation, none for repeats or fragme
   await page.close();
 });
 
+test('hash routing (data-hash-routing="on"): one page view per new #/route', async () => {
+  const page = await browser.context.newPage();
+  await page.route(`${BASE}/thank-you`, async (route) => {
+    const original = await route.fetch();
+    const html = (await original.text()).replace('data-write-key=', 'data-hash-routing="on" data-write-key=');
+    await route.fulfill({ response: original, body: html });
+  });
+  const since = Date.now(); // the browser context (and visitor) is shared with the other tests
+  await page.goto(`${BASE}/thank-you#/welcome`);
+  await trackerLoaded(page);
+  const visitor = await page.evaluate(() => window.orbita.anonymousId());
+  await page.evaluate(() => { location.hash = '#/products/LL-1003'; });
+  await page.waitForFunction(() => location.hash === '#/products/LL-1003');
+  await page.evaluate(() => { location.hash = '#/products/LL-1003'; }); // same route: nothing
+  await page.evaluate(() => { location.hash = '#/cart'; });
+  await page.goBack(); // back to #/products/LL-1003
+  await page.waitForFunction(() => location.hash === '#/products/LL-1003');
+  await page.evaluate(() => window.orbita('flush'));
+  const urlsOf = () => rowsOf(visitor).map((r) => JSON.parse(r.raw))
+    .filter((e) => e.type === 'page' && Date.parse(e.timestamp) >= since)
+    .map((e) => new URL(e.context.page.url).hash);
+  await eventually(() => urlsOf().length >= 4, 10_000, 'four page views');
+  await new Promise((r) => setTimeout(r, 800));
+  assert.deepEqual(urlsOf(), ['#/welcome', '#/products/LL-1003', '#/cart', '#/products/LL-1003']);
+  await page.close();
+});
+
 test('identify sends who the visitor is and tags later events; reset forgets them and starts a new visitor', async () => {
   const page = await browser.context.newPage();
   await page.goto(`${BASE}/cart`);

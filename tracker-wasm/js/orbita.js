@@ -8,7 +8,7 @@
   /* Shops moving from Yespo keep their eS(...) calls (data-yespo="on"). */
   var y = a.yespo === 'on' && (w.eS = w.eS || function () { (y.q = y.q || []).push(arguments); });
   var cfg = { writeKey: a.writeKey || '', endpoint: a.endpoint || new URL(base).origin, autoProduct: a.autoProduct || '',
-    consent: a.consent || '', respectGpc: a.respectGpc || '' };
+    consent: a.consent || '', respectGpc: a.respectGpc || '', hashRouting: a.hashRouting || '' };
   function load(name) {
     return import(base + name + '.js').then(function (m) {
       return m.default({ module_or_path: base + name + '_bg.wasm' }).then(function () { return m; });

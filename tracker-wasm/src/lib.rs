@@ -51,6 +51,9 @@ pub struct Settings {
     pub consent_required: bool,
     /// Treat Global Privacy Control / Do Not Track as a denial (`data-respect-gpc="on"`).
     pub respect_gpc: bool,
+    /// The site routes by `#fragment` (`#/products/1`): a new fragment is a new page view
+    /// (`data-hash-routing="on"`).
+    pub hash_routing: bool,
 }
 
 impl Settings {
@@ -68,6 +71,7 @@ impl Settings {
             auto_product: text("autoProduct") != "off",
             consent_required: text("consent") == "required",
             respect_gpc: text("respectGpc") == "on",
+            hash_routing: text("hashRouting") == "on",
         }
     }
 }
@@ -87,7 +91,7 @@ pub fn start(config: JsValue, queue: JsValue, load_widgets: JsValue) {
         click::redeem(&settings, &anonymous_id, token);
     }
     delivery::listen_for_page_hide();
-    navigation::start();
+    navigation::start(settings.hash_routing);
     if let Ok(queue) = queue.dyn_into::<Array>() {
         for call in queue.iter() {
             command(Array::from(&call));
