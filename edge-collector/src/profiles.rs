@@ -1,13 +1,16 @@
-//! Profiles for the shop's admins: look one up, export everything tied to it (GDPR access), or
-//! erase everything tied to it (GDPR erasure).
+//! Profiles for the shop's admins: look one up with its summary (what the visitor viewed, their
+//! cart and its changes, purchases, price band, RFM, attributes: `engine::profile`, computed from
+//! the stored events on each request, so it is current the moment an event is stored), export
+//! everything tied to it (GDPR access), or erase everything tied to it (GDPR erasure).
 //!
 //! - `GET /v1/profiles/{id}` or `GET /v1/profiles?anonymousId=|userId=|email=|phone=`
 //! - `DELETE /v1/profiles/{id}`
 
 use engine::identity::{IdKind, Identifier};
+use engine::profile::{summarize, ProfileEvent};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use worker::{wasm_bindgen::JsValue, D1Database, Env, Method, Request, Response, Result};
+use worker::{wasm_bindgen::JsValue, D1Database, Date, Env, Method, Request, Response, Result};
 
 use crate::{auth, reply};
 
@@ -44,8 +47,12 @@ struct IdRow {
 }
 
 #[derive(Deserialize)]
-struct RawRow {
+struct EventRow {
     raw: String,
+    #[serde(rename = "type")]
+    kind: String,
+    event: Option<String>,
+    event_time_ms: f64,
 }
 
 /// Handles `/v1/profiles...` (admin key).
@@ -144,16 +151,21 @@ async fn export(db: &D1Database, site: &str, profile: &ProfileRow) -> Result<Res
         JsValue::from(site),
         JsValue::from(profile.profile_id.as_str()),
     ];
-    let sql = format!("SELECT raw FROM events WHERE {EVENTS_WHERE} ORDER BY event_time_ms LIMIT {MAX_EXPORT_EVENTS}");
-    let events: Vec<Value> = db
-        .prepare(sql)
-        .bind(&params)?
-        .all()
-        .await?
-        .results::<RawRow>()?
+    let sql = format!("SELECT raw, type, event, event_time_ms FROM events WHERE {EVENTS_WHERE} ORDER BY event_time_ms LIMIT {MAX_EXPORT_EVENTS}");
+    let rows: Vec<EventRow> = db.prepare(sql).bind(&params)?.all().await?.results()?;
+    let stored: Vec<ProfileEvent> = rows
         .into_iter()
-        .filter_map(|r| serde_json::from_str(&r.raw).ok())
+        .filter_map(|r| {
+            Some(ProfileEvent {
+                raw: serde_json::from_str(&r.raw).ok()?,
+                kind: r.kind,
+                name: r.event,
+                time_ms: r.event_time_ms as i64,
+            })
+        })
         .collect();
+    let summary = summarize(&stored, Date::now().as_millis() as i64);
+    let events: Vec<&Value> = stored.iter().map(|e| &e.raw).collect();
     let merged: Vec<IdRow> = db
         .prepare(MERGED_FROM)
         .bind(&[
@@ -174,6 +186,7 @@ async fn export(db: &D1Database, site: &str, profile: &ProfileRow) -> Result<Res
             "createdAt": profile.created_at_ms as i64,
             "mergedFrom": merged.into_iter().map(|r| r.profile_id).collect::<Vec<_>>(),
             "identities": identities,
+            "summary": summary,
             "eventCount": events.len(),
             "events": events,
         }),

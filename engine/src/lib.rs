@@ -7,4 +7,5 @@ pub mod catalogue;
 pub mod enrich;
 pub mod feed;
 pub mod identity;
+pub mod profile;
 pub mod recommend;
