@@ -5,6 +5,8 @@
 
 pub mod catalogue;
 pub mod enrich;
+pub mod eval;
 pub mod feed;
 pub mod identity;
+pub mod models;
 pub mod recommend;

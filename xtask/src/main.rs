@@ -12,10 +12,13 @@
 //! - `cargo xtask bench collector [--seconds N] [--json]`: loopback throughput vs a null worker.
 //! - `cargo xtask click-token CONTACT_ID [--ttl-days N]`: a signed link for an email or SMS.
 //! - `cargo xtask kill-test [--events N]`: SIGKILL workerd under load; no acknowledged event lost.
+//! - `cargo xtask eval [--data FILE] [--json]`: recommender accuracy on MovieLens-100k (or a CSV)
+//!   against the `implicit` package's ALS, BPR and item-kNN, on one split in one run.
 //! - `cargo xtask setup [--chromium]`: only install the tools.
 
 mod bench;
 mod build;
+mod eval;
 mod fuzz;
 mod http;
 mod kill_test;
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
             tools::ensure(false)
                 .and_then(|t| build::all(&t).and_then(|()| bench::collector(&t, seconds, json)))
         }
+        "eval" => eval::run_eval(flags),
         "click-token" => click_token(flags),
         "fuzz" => {
             let seconds = flag_value(flags, "--seconds")
@@ -70,7 +74,7 @@ fn main() -> ExitCode {
             .and_then(|t| build::sdk(&t))
             .and_then(|_| size::report(flags)),
         _ => {
-            eprintln!("usage: cargo xtask <demo|test|e2e|size|bench collector|fuzz|kill-test|build|setup> (see xtask/src/main.rs)");
+            eprintln!("usage: cargo xtask <demo|test|e2e|size|bench collector|eval|fuzz|kill-test|build|setup> (see xtask/src/main.rs)");
             return ExitCode::from(if task == "help" { 0 } else { 2 });
         }
     };
