@@ -173,7 +173,10 @@ pub fn run_eval(flags: &[String]) -> Result {
     rows.push(Row {
         model: format!("EASE top-{pruned_n} table"),
         source: "orbita",
-        settings: format!("lambda {}, {pruned_n} neighbours per item", ease.lambda),
+        settings: format!(
+            "lambda {}, {pruned_n} largest-magnitude weights per item",
+            ease.lambda
+        ),
         metrics: score(&recommend_all(&pruned, &train, k)),
         fit_s: fit_s + prune_s,
     });

@@ -19,12 +19,16 @@ pub struct Cooccurrence {
     pub damping: f32,
 }
 
+/// The defaults were picked on MovieLens-100k on a validation split cut from the train part
+/// (`cargo xtask eval`'s split, seed 43): over neighbours {50, 100, 200, 400}, alpha
+/// {0.3, 0.5, 0.7, 0.9} and damping {0, 0.5, 1}, the best NDCG@10 was 200-400 / 0.7 / 1
+/// (0.253, against 0.225 for plain cosine with 100 neighbours).
 impl Default for Cooccurrence {
     fn default() -> Self {
         Cooccurrence {
-            neighbours: 100,
-            alpha: 0.5,
-            damping: 0.0,
+            neighbours: 200,
+            alpha: 0.7,
+            damping: 1.0,
         }
     }
 }
@@ -102,7 +106,12 @@ mod tests {
             ],
             4,
         );
-        let table = Cooccurrence::default().fit(&h);
+        let cosine = Cooccurrence {
+            neighbours: 100,
+            alpha: 0.5,
+            damping: 0.0,
+        };
+        let table = cosine.fit(&h);
         assert_row(&table.neighbours[0], &[(1, 1.0), (2, 0.5)]);
         assert_row(&table.neighbours[2], &[(0, 0.5), (1, 0.5)]);
         assert!(
@@ -111,7 +120,7 @@ mod tests {
         );
         let limited = Cooccurrence {
             neighbours: 1,
-            ..Default::default()
+            ..cosine
         }
         .fit(&h);
         assert_row(&limited.neighbours[0], &[(1, 1.0)]);
@@ -125,8 +134,41 @@ mod tests {
         let h = Histories::from_weighted(&[(0, 0, 1.0), (0, 1, 10.0), (1, 0, 1.0), (1, 2, 1.0)], 3);
         let model = Cooccurrence {
             alpha: 1.0,
+            damping: 0.0,
             ..Default::default()
         };
         assert_row(&model.fit(&h).neighbours[0], &[(1, 5.0), (2, 0.5)]);
+    }
+
+    #[test]
+    fn damping_discounts_visitors_with_long_histories() {
+        // Visitor 0 chose {0, 1}; visitor 1 chose {0, 1, 2, 3}. Cosine (alpha 0.5).
+        // Row of product 0 (product 3 mirrors product 2).
+        // No damping: together(0,2) = 1, n0 = 2, n2 = 1 → 1/sqrt(2) = 0.70711; 0 → 1 = 2/2 = 1.
+        // Damping 1: visitor 0 counts 1/2, visitor 1 counts 1/4. together(0,1) = 3/4,
+        // n0 = n1 = 3/4 → 1; together(0,2) = 1/4, n2 = 1/4 → (1/4)/sqrt(3/16) = 1/sqrt(3) = 0.57735.
+        let h = Histories::from_weighted(
+            &[
+                (0, 0, 1.0),
+                (0, 1, 1.0),
+                (1, 0, 1.0),
+                (1, 1, 1.0),
+                (1, 2, 1.0),
+                (1, 3, 1.0),
+            ],
+            4,
+        );
+        let plain = Cooccurrence {
+            neighbours: 3,
+            alpha: 0.5,
+            damping: 0.0,
+        };
+        let damped = Cooccurrence {
+            damping: 1.0,
+            ..plain
+        };
+        let (a, b) = (0.707_106_8, 0.577_350_3);
+        assert_row(&plain.fit(&h).neighbours[0], &[(1, 1.0), (2, a), (3, a)]);
+        assert_row(&damped.fit(&h).neighbours[0], &[(1, 1.0), (2, b), (3, b)]);
     }
 }

@@ -3,7 +3,7 @@
 //! is the visitor × product matrix of weights. A visitor's scores are their history times B.
 //! One dense inverse of a products × products matrix (faer's Cholesky), so it suits catalogues
 //! up to some tens of thousands of products; the result is kept as a [`NeighbourTable`] (every
-//! weight, or the top N positive weights of each row for a smaller table to serve).
+//! weight, or the N largest in magnitude of each row for a smaller table to serve).
 
 use faer::linalg::solvers::DenseSolveCore;
 use faer::Mat;
@@ -15,8 +15,8 @@ use super::{strongest, Histories, NeighbourTable};
 pub struct Ease {
     /// L2 regularisation λ added to the Gram matrix's diagonal.
     pub lambda: f64,
-    /// Neighbours kept per product: the `n` largest positive weights, or with `usize::MAX` every
-    /// non-zero weight, negative ones too (exact EASE scores).
+    /// Neighbours kept per product, by magnitude, negative weights included (`usize::MAX` keeps
+    /// every non-zero weight: exact EASE scores).
     pub neighbours: usize,
 }
 
@@ -62,7 +62,7 @@ impl Ease {
                         0.0
                     };
                 }
-                strongest(&row, i, self.neighbours, self.neighbours == usize::MAX)
+                strongest(&row, i, self.neighbours, true)
             })
             .collect();
         Some(NeighbourTable { neighbours })

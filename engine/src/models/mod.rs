@@ -126,7 +126,8 @@ pub fn top_k(scores: &[f32], exclude: &[u32], k: usize) -> Vec<u32> {
 /// the item-to-item models.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NeighbourTable {
-    /// `neighbours[p]`: (related product, weight) pairs, strongest first.
+    /// `neighbours[p]`: (related product, weight) pairs, strongest (largest magnitude) first.
+    /// Negative weights (EASE) push a product down.
     pub neighbours: Vec<Vec<(u32, f32)>>,
 }
 
@@ -185,13 +186,20 @@ impl NeighbourTable {
     }
 }
 
-/// Keeps the `n` largest entries of a dense row as (index, value) pairs, largest first, leaving
-/// out `skip` (the row's own product), zeros, and negative values unless `negatives`.
+/// Keeps the `n` strongest entries of a dense row as (index, value) pairs, strongest first,
+/// leaving out `skip` (the row's own product) and zeros. Without `negatives`, strength is the
+/// value and negative values are left out; with it, strength is the magnitude (a large negative
+/// weight says as much as a large positive one).
 pub(crate) fn strongest(row: &[f32], skip: usize, n: usize, negatives: bool) -> Vec<(u32, f32)> {
     let mut scores = row.to_vec();
     for (i, s) in scores.iter_mut().enumerate() {
         if i == skip || s.is_nan() || *s == 0.0 || (*s < 0.0 && !negatives) {
             *s = f32::NEG_INFINITY;
+        }
+    }
+    if negatives {
+        for s in scores.iter_mut().filter(|s| **s > f32::NEG_INFINITY) {
+            *s = s.abs();
         }
     }
     top_k(&scores, &[], n)
