@@ -167,7 +167,7 @@ mod tests {
             damping: 1.0,
             ..plain
         };
-        let (a, b) = (0.707_106_8, 0.577_350_3);
+        let (a, b) = (std::f32::consts::FRAC_1_SQRT_2, 0.577_350_3);
         assert_row(&plain.fit(&h).neighbours[0], &[(1, 1.0), (2, a), (3, a)]);
         assert_row(&damped.fit(&h).neighbours[0], &[(1, 1.0), (2, b), (3, b)]);
     }
