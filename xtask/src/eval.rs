@@ -1,4 +1,4 @@
-//! `cargo xtask eval [--data FILE] [--seed N] [--no-baselines] [--json]`: offline accuracy of
+//! `cargo xtask eval [--data FILE] [--seed N] [--no-baselines] [--json] [--check]`: offline accuracy of
 //! Orbita's recommenders against the `implicit` package's, on one split in one run.
 //!
 //! Protocol (Microsoft Recommenders' benchmark): every rating is an implicit positive; a
@@ -25,7 +25,7 @@ use crate::tools::{python_env, root, run, Tools};
 use crate::Result;
 
 /// What `cargo xtask eval --help` prints.
-pub const HELP: &str = "cargo xtask eval [--data FILE] [--seed N] [--no-baselines] [--json]
+pub const HELP: &str = "cargo xtask eval [--data FILE] [--seed N] [--no-baselines] [--json] [--check]
 
 Offline accuracy of Orbita's recommenders and of the `implicit` package's ALS, BPR and item-kNN
 (BM25), on the same split in one run, with the Microsoft Recommenders benchmark protocol: all
@@ -38,6 +38,8 @@ into .tools/cache/eval/; never committed: its licence forbids redistribution), o
 users and items may be any strings; a repeated user,item pair counts once).
 The split is written to target/eval/{train,test}.csv (dense numbers) for the baselines.
 --no-baselines skips the Python baselines (and their venv, .tools/py-eval, bench/eval/requirements.txt).
+--check fails (exit 1) unless EASE reaches the accuracy goal of issue #6, NDCG@10 >= 0.45 and
+P@10 >= 0.40 (`cargo xtask test` runs it on MovieLens-100k). Fit times are reported, never checked.
 
 Columns / --json fields (one JSON object per model):
   data            the data set (ml-100k or the CSV's path)
@@ -195,8 +197,38 @@ pub fn run_eval(flags: &[String]) -> Result {
         .find(|r| r.model == "implicit ALS")
         .map(|r| r.fit_s);
     print_rows(&data, &split, seed, k, &rows, als, json);
+    let ease = rows
+        .iter()
+        .find(|r| r.model == "EASE")
+        .ok_or("no EASE row")?;
+    let (ndcg, precision) = (ease.metrics.ndcg, ease.metrics.precision);
+    let accurate = ndcg >= GOAL_NDCG && precision >= GOAL_PRECISION;
+    let fast = als.map(|a| ease.fit_s <= a);
+    if !json {
+        println!(
+            "goal (issue #6): NDCG@10 >= {GOAL_NDCG:.2}, P@10 >= {GOAL_PRECISION:.2}, fit <= implicit ALS: \
+             EASE {ndcg:.3} / {precision:.3} ({}), fit {:.3} s ({})",
+            if accurate { "met" } else { "NOT met" },
+            ease.fit_s,
+            match fast {
+                Some(true) => "met",
+                Some(false) => "NOT met",
+                None => "no ALS in this run",
+            }
+        );
+    }
+    if flags.iter().any(|f| f == "--check") && !accurate {
+        return Err(format!(
+            "EASE reached NDCG@10 {ndcg:.3} / P@10 {precision:.3}, below the goal {GOAL_NDCG:.2} / {GOAL_PRECISION:.2}"
+        ));
+    }
     Ok(())
 }
+
+/// NDCG@10 that EASE must reach for `--check` (issue #6's goal on MovieLens-100k).
+const GOAL_NDCG: f64 = 0.45;
+/// Precision@10 that EASE must reach for `--check`.
+const GOAL_PRECISION: f64 = 0.40;
 
 fn timed<T>(f: impl FnOnce() -> T) -> (T, f64) {
     let started = Instant::now();

@@ -3,7 +3,8 @@
 //! - `cargo xtask demo [--port N]`: install what is missing, build everything, start the demo
 //!   shop and the collector on one origin (127.0.0.1:8787), stop cleanly on Ctrl-C.
 //! - `cargo xtask test`: install what is missing (Chromium too), then lint, native unit tests,
-//!   wasm-bindgen-test in headless Chromium, end-to-end tests against a real `wrangler dev`, a
+//!   the recommender accuracy check (`eval --check`), wasm-bindgen-test in headless Chromium,
+//!   end-to-end tests against a real `wrangler dev`, a
 //!   short fuzz run and the kill test.
 //! - `cargo xtask size [--json]`: raw and gzip sizes of what a shop page downloads.
 //! - `cargo xtask build`: build the SDK, widgets, demo site and worker.
@@ -12,7 +13,7 @@
 //! - `cargo xtask bench collector [--seconds N] [--json]`: loopback throughput vs a null worker.
 //! - `cargo xtask click-token CONTACT_ID [--ttl-days N]`: a signed link for an email or SMS.
 //! - `cargo xtask kill-test [--events N]`: SIGKILL workerd under load; no acknowledged event lost.
-//! - `cargo xtask eval [--data FILE] [--json]`: recommender accuracy on MovieLens-100k (or a CSV)
+//! - `cargo xtask eval [--data FILE] [--json] [--check]`: recommender accuracy on MovieLens-100k (or a CSV)
 //!   against the `implicit` package's ALS, BPR and item-kNN, on one split in one run.
 //! - `cargo xtask setup [--chromium]`: only install the tools.
 
@@ -224,6 +225,10 @@ fn test() -> Result {
     step("native unit tests", &mut || {
         tools.cargo(&[&["test"], NATIVE].concat())
     })?;
+    step(
+        "recommender accuracy on MovieLens-100k (cargo xtask eval --check)",
+        &mut || eval::run_eval(&["--check".to_string()]),
+    )?;
     step("wasm-bindgen-test in headless Chromium", &mut || {
         tools.cargo(&[&["test"], build::BROWSER].concat())
     })?;
