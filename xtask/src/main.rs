@@ -4,8 +4,7 @@
 //!   shop and the collector on one origin (127.0.0.1:8787), stop cleanly on Ctrl-C.
 //! - `cargo xtask test`: install what is missing (Chromium too), then lint, native unit tests,
 //!   the recommender accuracy check (`eval --check`), wasm-bindgen-test in headless Chromium,
-//!   end-to-end tests against a real `wrangler dev`, a
-//!   short fuzz run and the kill test.
+//!   end-to-end tests against a real `wrangler dev`, a short fuzz run and the kill test.
 //! - `cargo xtask size [--json]`: raw and gzip sizes of what a shop page downloads.
 //! - `cargo xtask build`: build the SDK, widgets, demo site and worker.
 //! - `cargo xtask e2e`: build, then only the end-to-end tests (quicker while iterating).
@@ -13,8 +12,8 @@
 //! - `cargo xtask bench collector [--seconds N] [--json]`: loopback throughput vs a null worker.
 //! - `cargo xtask click-token CONTACT_ID [--ttl-days N]`: a signed link for an email or SMS.
 //! - `cargo xtask kill-test [--events N]`: SIGKILL workerd under load; no acknowledged event lost.
-//! - `cargo xtask eval [--data FILE] [--json] [--check]`: recommender accuracy on MovieLens-100k (or a CSV)
-//!   against the `implicit` package's ALS, BPR and item-kNN, on one split in one run.
+//! - `cargo xtask eval [--data FILE] [--json] [--check]`: recommender accuracy on MovieLens-100k
+//!   (or a CSV) against the `implicit` package's ALS, BPR and item-kNN, on one split in one run.
 //! - `cargo xtask setup [--chromium]`: only install the tools.
 
 mod bench;
