@@ -48,16 +48,24 @@ impl Ease {
             gram[(i, i)] += self.lambda;
         }
         let p = gram.llt(faer::Side::Lower).ok()?.inverse();
+        let diagonal: Vec<f64> = (0..n).map(|j| p[(j, j)]).collect();
         let mut row = vec![0.0f32; n];
         let neighbours = (0..n)
             .map(|i| {
                 if !chosen[i] {
                     return Vec::new();
                 }
-                for (j, r) in row.iter_mut().enumerate() {
-                    // B[i][j] = −P[i][j] / P[j][j]; unchosen targets are never recommended.
-                    *r = if chosen[j] {
-                        (-p[(i, j)] / p[(j, j)]) as f32
+                // B[i][j] = −P[i][j] / P[j][j], read down column i (P is symmetric, and faer
+                // stores columns contiguously); unchosen targets are never recommended.
+                let column = p.col(i);
+                let entries = row
+                    .iter_mut()
+                    .zip(column.iter())
+                    .zip(&diagonal)
+                    .zip(&chosen);
+                for (((r, &pji), &pjj), &target_chosen) in entries {
+                    *r = if target_chosen {
+                        (-pji / pjj) as f32
                     } else {
                         0.0
                     };

@@ -191,21 +191,25 @@ impl NeighbourTable {
 /// value and negative values are left out; with it, strength is the magnitude (a large negative
 /// weight says as much as a large positive one).
 pub(crate) fn strongest(row: &[f32], skip: usize, n: usize, negatives: bool) -> Vec<(u32, f32)> {
-    let mut scores = row.to_vec();
-    for (i, s) in scores.iter_mut().enumerate() {
-        if i == skip || s.is_nan() || *s == 0.0 || (*s < 0.0 && !negatives) {
-            *s = f32::NEG_INFINITY;
-        }
+    let strength = |w: f32| if negatives { w.abs() } else { w };
+    let mut kept: Vec<(u32, f32)> = row
+        .iter()
+        .enumerate()
+        .filter(|&(i, &w)| i != skip && w != 0.0 && !w.is_nan() && (negatives || w > 0.0))
+        .map(|(i, &w)| (i as u32, w))
+        .collect();
+    let stronger = |a: &(u32, f32), b: &(u32, f32)| {
+        strength(b.1).total_cmp(&strength(a.1)).then(a.0.cmp(&b.0))
+    };
+    if n == 0 {
+        return Vec::new();
     }
-    if negatives {
-        for s in scores.iter_mut().filter(|s| **s > f32::NEG_INFINITY) {
-            *s = s.abs();
-        }
+    if kept.len() > n {
+        kept.select_nth_unstable_by(n - 1, stronger);
+        kept.truncate(n);
     }
-    top_k(&scores, &[], n)
-        .into_iter()
-        .map(|i| (i, row[i as usize]))
-        .collect()
+    kept.sort_unstable_by(stronger);
+    kept
 }
 
 #[cfg(test)]
@@ -274,5 +278,18 @@ mod tests {
             recs[0].reason.describe(name),
             "often chosen together with P1"
         );
+    }
+
+    #[test]
+    fn strongest_ranks_by_value_or_by_magnitude() {
+        // Row of product 1 (skipped): entries 0.2, (self), −0.9, 0, 0.5, NaN.
+        let row = [0.2, 7.0, -0.9, 0.0, 0.5, f32::NAN];
+        assert_eq!(strongest(&row, 1, 10, false), vec![(4, 0.5), (0, 0.2)]);
+        assert_eq!(
+            strongest(&row, 1, 10, true),
+            vec![(2, -0.9), (4, 0.5), (0, 0.2)]
+        );
+        assert_eq!(strongest(&row, 1, 1, true), vec![(2, -0.9)]);
+        assert!(strongest(&row, 1, 0, true).is_empty());
     }
 }
