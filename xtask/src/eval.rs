@@ -436,28 +436,27 @@ fn print_rows(
     if json {
         for r in rows {
             let m = &r.metrics;
-            let ratio = als.map_or("null".to_string(), |a| format!("{:.4}", r.fit_s / a));
-            println!(
-                "{{\"data\":{:?},\"users\":{},\"items\":{},\"train\":{},\"test\":{},\"seed\":{seed},\"k\":{k},\
-                 \"model\":{:?},\"source\":{:?},\"settings\":{:?},\"map\":{:.6},\"map_at_k\":{:.6},\
-                 \"ndcg_at_k\":{:.6},\"precision_at_k\":{:.6},\"recall_at_k\":{:.6},\"coverage\":{:.6},\
-                 \"fit_s\":{:.6},\"fit_vs_als\":{ratio}}}",
-                data.name,
-                data.users,
-                data.items,
-                split.train.len(),
-                split.test.len(),
-                r.model,
-                r.source,
-                r.settings,
-                m.map,
-                m.map_at_k,
-                m.ndcg,
-                m.precision,
-                m.recall,
-                m.coverage,
-                r.fit_s,
-            );
+            let row = serde_json::json!({
+                "data": data.name,
+                "users": data.users,
+                "items": data.items,
+                "train": split.train.len(),
+                "test": split.test.len(),
+                "seed": seed,
+                "k": k,
+                "model": r.model,
+                "source": r.source,
+                "settings": r.settings,
+                "map": m.map,
+                "map_at_k": m.map_at_k,
+                "ndcg_at_k": m.ndcg,
+                "precision_at_k": m.precision,
+                "recall_at_k": m.recall,
+                "coverage": m.coverage,
+                "fit_s": r.fit_s,
+                "fit_vs_als": als.map(|a| r.fit_s / a),
+            });
+            println!("{row}");
         }
         return;
     }
