@@ -225,7 +225,7 @@ fn test() -> Result {
         tools.cargo(&[&["test"], NATIVE].concat())
     })?;
     step(
-        "recommender accuracy on MovieLens-100k (cargo xtask eval --check)",
+        "recommender accuracy (cargo xtask eval --check)",
         &mut || eval::run_eval(&["--check".to_string()]),
     )?;
     step("wasm-bindgen-test in headless Chromium", &mut || {

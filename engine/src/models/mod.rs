@@ -144,7 +144,7 @@ impl NeighbourTable {
     }
 
     /// Scores every product for a visitor whose history is `history` ((product, weight) pairs,
-    /// sorted by product): the weighted sum of the history's neighbour rows. Products no history
+    /// in any order, e.g. a guest session's recent products): the weighted sum of the history's neighbour rows. Products no history
     /// item points to score `-inf`. Also returns, per product, the history product that
     /// contributed most.
     pub fn score(&self, history: &[(u32, f32)]) -> (Vec<f32>, Vec<u32>) {
@@ -174,7 +174,8 @@ impl NeighbourTable {
     /// history product behind it as its reason.
     pub fn recommend(&self, history: &[(u32, f32)], k: usize) -> Vec<Scored> {
         let (scores, because) = self.score(history);
-        let own: Vec<u32> = history.iter().map(|h| h.0).collect();
+        let mut own: Vec<u32> = history.iter().map(|h| h.0).collect();
+        own.sort_unstable();
         top_k(&scores, &own, k)
             .into_iter()
             .map(|p| Scored {

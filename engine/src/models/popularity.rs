@@ -21,15 +21,16 @@ impl Popularity {
         Popularity { weights }
     }
 
-    /// The `k` most popular products the visitor has not chosen yet (`history` sorted by
-    /// product); products nobody chose are never recommended.
+    /// The `k` most popular products the visitor has not chosen yet (`history` in any order);
+    /// products nobody chose are never recommended.
     pub fn recommend(&self, history: &[(u32, f32)], k: usize) -> Vec<Scored> {
         let scores: Vec<f32> = self
             .weights
             .iter()
             .map(|&w| if w > 0.0 { w } else { f32::NEG_INFINITY })
             .collect();
-        let own: Vec<u32> = history.iter().map(|h| h.0).collect();
+        let mut own: Vec<u32> = history.iter().map(|h| h.0).collect();
+        own.sort_unstable();
         top_k(&scores, &own, k)
             .into_iter()
             .map(|p| Scored {
