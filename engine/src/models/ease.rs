@@ -1,9 +1,12 @@
 //! EASE (Steck, 2019, "Embarrassingly Shallow Autoencoders"): a closed-form item-to-item
 //! weight matrix B = I − P·diag(1/diag(P)) with P = (XᵀX + λI)⁻¹ and a zero diagonal, where X
 //! is the visitor × product matrix of weights. A visitor's scores are their history times B.
-//! One dense inverse of a products × products matrix (faer's Cholesky), so it suits catalogues
-//! up to some tens of thousands of products; the result is kept as a [`NeighbourTable`] (every
-//! weight, or the N largest in magnitude of each row for a smaller table to serve).
+//! One dense inverse of a chosen-products × chosen-products matrix (faer's Cholesky, in f32:
+//! the same metrics as f64 to three decimals on MovieLens-100k and ml-latest-small, in half the
+//! memory; 5 s instead of 17 s on the latter). The cost is O(m³) time and O(m²) memory:
+//! measured 0.15 s for 1,650 products and 5 s for 8,200 (`cargo xtask eval`), so beyond
+//! ~10,000 products the co-occurrence model or a sparse approximation is the practical choice. The result is kept as a [`NeighbourTable`]
+//! (every weight, or the N largest in magnitude of each row for a smaller table to serve).
 
 use faer::linalg::solvers::DenseSolveCore;
 use faer::Mat;
@@ -33,46 +36,50 @@ impl Ease {
     /// Fits the model. Products nobody chose get no neighbours. `None` if the regularised Gram
     /// matrix is not positive definite (only possible with λ ≤ 0).
     pub fn fit(&self, histories: &Histories) -> Option<NeighbourTable> {
-        let n = histories.products;
-        let mut gram = Mat::<f64>::zeros(n, n);
+        // Only chosen products take part: an unchosen one has an all-zero row and column in XᵀX,
+        // so it neither gets nor gives weight, and leaving it out shrinks the O(m³) inverse.
+        let mut position = vec![usize::MAX; histories.products];
+        for list in &histories.visitors {
+            for &(p, _) in list {
+                position[p as usize] = 0;
+            }
+        }
+        let mut chosen = Vec::new();
+        for (p, pos) in position.iter_mut().enumerate() {
+            if *pos == 0 {
+                *pos = chosen.len();
+                chosen.push(p as u32);
+            }
+        }
+        let m = chosen.len();
+        let mut gram = Mat::<f32>::zeros(m, m);
         for list in &histories.visitors {
             for &(i, wi) in list {
+                let col = position[i as usize];
                 for &(j, wj) in list {
-                    gram[(i as usize, j as usize)] += f64::from(wi * wj);
+                    gram[(position[j as usize], col)] += wi * wj;
                 }
             }
         }
-        let mut chosen = vec![false; n];
-        for i in 0..n {
-            chosen[i] = gram[(i, i)] > 0.0;
-            gram[(i, i)] += self.lambda;
+        for i in 0..m {
+            gram[(i, i)] += self.lambda as f32;
         }
         let p = gram.llt(faer::Side::Lower).ok()?.inverse();
-        let diagonal: Vec<f64> = (0..n).map(|j| p[(j, j)]).collect();
-        let mut row = vec![0.0f32; n];
-        let neighbours = (0..n)
-            .map(|i| {
-                if !chosen[i] {
-                    return Vec::new();
-                }
-                // B[i][j] = −P[i][j] / P[j][j], read down column i (P is symmetric, and faer
-                // stores columns contiguously); unchosen targets are never recommended.
-                let column = p.col(i);
-                let entries = row
-                    .iter_mut()
-                    .zip(column.iter())
-                    .zip(&diagonal)
-                    .zip(&chosen);
-                for (((r, &pji), &pjj), &target_chosen) in entries {
-                    *r = if target_chosen {
-                        (-pji / pjj) as f32
-                    } else {
-                        0.0
-                    };
-                }
-                strongest(&row, i, self.neighbours, true)
-            })
-            .collect();
+        let diagonal: Vec<f32> = (0..m).map(|j| p[(j, j)]).collect();
+        let mut row = vec![0.0f32; m];
+        let mut neighbours = vec![Vec::new(); histories.products];
+        for (i, &product) in chosen.iter().enumerate() {
+            // B[i][j] = −P[i][j] / P[j][j], read down column i (P is symmetric, and faer
+            // stores columns contiguously).
+            let entries = row.iter_mut().zip(p.col(i).iter()).zip(&diagonal);
+            for ((r, &pji), &pjj) in entries {
+                *r = -pji / pjj;
+            }
+            neighbours[product as usize] = strongest(&row, i, self.neighbours, true)
+                .into_iter()
+                .map(|(j, w)| (chosen[j as usize], w))
+                .collect();
+        }
         Some(NeighbourTable { neighbours })
     }
 }

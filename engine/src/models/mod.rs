@@ -126,26 +126,36 @@ pub fn top_k(scores: &[f32], exclude: &[u32], k: usize) -> Vec<u32> {
 /// the item-to-item models.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NeighbourTable {
-    /// `neighbours[p]`: (related product, weight) pairs, strongest (largest magnitude) first.
-    /// Negative weights (EASE) push a product down.
+    /// `neighbours[p]`: (related product, weight) pairs, strongest (largest magnitude) first,
+    /// except in a table fitted with no neighbour limit (`usize::MAX`), whose rows stay in
+    /// product order (sorting them would only cost time). Negative weights (EASE) push a
+    /// product down.
     pub neighbours: Vec<Vec<(u32, f32)>>,
 }
 
 impl NeighbourTable {
-    /// Keeps only the `n` strongest neighbours of each product (a smaller table to store).
+    /// Keeps only the `n` strongest (largest-magnitude) neighbours of each product, strongest
+    /// first: a smaller table to store.
     pub fn pruned(&self, n: usize) -> NeighbourTable {
+        let stronger =
+            |a: &(u32, f32), b: &(u32, f32)| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0));
+        let prune = |row: &Vec<(u32, f32)>| {
+            let mut row = row.clone();
+            if row.len() > n && n > 0 {
+                row.select_nth_unstable_by(n - 1, stronger);
+            }
+            row.truncate(n);
+            row.sort_unstable_by(stronger);
+            row
+        };
         NeighbourTable {
-            neighbours: self
-                .neighbours
-                .iter()
-                .map(|row| row[..row.len().min(n)].to_vec())
-                .collect(),
+            neighbours: self.neighbours.iter().map(prune).collect(),
         }
     }
 
     /// Scores every product for a visitor whose history is `history` ((product, weight) pairs,
-    /// in any order, e.g. a guest session's recent products): the weighted sum of the history's neighbour rows. Products no history
-    /// item points to score `-inf`. Also returns, per product, the history product that
+    /// in any order, e.g. a guest session's recent products): the weighted sum of the history's
+    /// neighbour rows. Products no history item points to score `-inf`. Also returns, per product, the history product that
     /// contributed most.
     pub fn score(&self, history: &[(u32, f32)]) -> (Vec<f32>, Vec<u32>) {
         let n = self.neighbours.len();
@@ -187,8 +197,9 @@ impl NeighbourTable {
     }
 }
 
-/// Keeps the `n` strongest entries of a dense row as (index, value) pairs, strongest first,
-/// leaving out `skip` (the row's own product) and zeros. Without `negatives`, strength is the
+/// Keeps the `n` strongest entries of a dense row as (index, value) pairs, strongest first
+/// (with `n = usize::MAX`: all of them, in index order), leaving out `skip` (the row's own
+/// product) and zeros. Without `negatives`, strength is the
 /// value and negative values are left out; with it, strength is the magnitude (a large negative
 /// weight says as much as a large positive one).
 pub(crate) fn strongest(row: &[f32], skip: usize, n: usize, negatives: bool) -> Vec<(u32, f32)> {
@@ -204,6 +215,9 @@ pub(crate) fn strongest(row: &[f32], skip: usize, n: usize, negatives: bool) -> 
     };
     if n == 0 {
         return Vec::new();
+    }
+    if n == usize::MAX {
+        return kept;
     }
     if kept.len() > n {
         kept.select_nth_unstable_by(n - 1, stronger);
@@ -291,6 +305,20 @@ mod tests {
             vec![(2, -0.9), (4, 0.5), (0, 0.2)]
         );
         assert_eq!(strongest(&row, 1, 1, true), vec![(2, -0.9)]);
+        assert_eq!(
+            strongest(&row, 1, usize::MAX, true),
+            vec![(0, 0.2), (2, -0.9), (4, 0.5)],
+            "no limit: index order"
+        );
+        let table = NeighbourTable {
+            neighbours: vec![vec![(0, 0.2), (2, -0.9), (4, 0.5)]],
+        };
+        assert_eq!(table.pruned(2).neighbours[0], vec![(2, -0.9), (4, 0.5)]);
+        assert_eq!(
+            table.pruned(5).neighbours[0],
+            vec![(2, -0.9), (4, 0.5), (0, 0.2)]
+        );
+        assert!(table.pruned(0).neighbours[0].is_empty());
         assert!(strongest(&row, 1, 0, true).is_empty());
     }
 }
