@@ -13,6 +13,8 @@ pub mod cooccurrence;
 pub mod ease;
 pub mod popularity;
 
+use serde::{Deserialize, Serialize};
+
 use crate::recommend::InteractionKind;
 
 /// What each visitor did: `visitors[v]` lists (product, weight) pairs, one per product.
@@ -123,8 +125,8 @@ pub fn top_k(scores: &[f32], exclude: &[u32], k: usize) -> Vec<u32> {
 }
 
 /// For each product, its related products with weights, strongest first: the servable form of
-/// the item-to-item models.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// the item-to-item models (serialisable, so the collector can store it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct NeighbourTable {
     /// `neighbours[p]`: (related product, weight) pairs, strongest (largest magnitude) first,
     /// except in a table fitted with no neighbour limit (`usize::MAX`), whose rows stay in
