@@ -5,7 +5,9 @@
 
 pub mod catalogue;
 pub mod enrich;
+pub mod eval;
 pub mod feed;
 pub mod identity;
+pub mod models;
 pub mod profile;
 pub mod recommend;

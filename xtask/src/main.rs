@@ -3,8 +3,8 @@
 //! - `cargo xtask demo [--port N]`: install what is missing, build everything, start the demo
 //!   shop and the collector on one origin (127.0.0.1:8787), stop cleanly on Ctrl-C.
 //! - `cargo xtask test`: install what is missing (Chromium too), then lint, native unit tests,
-//!   wasm-bindgen-test in headless Chromium, end-to-end tests against a real `wrangler dev`, a
-//!   short fuzz run and the kill test.
+//!   the recommender accuracy check (`eval --check`), wasm-bindgen-test in headless Chromium,
+//!   end-to-end tests against a real `wrangler dev`, a short fuzz run and the kill test.
 //! - `cargo xtask size [--json]`: raw and gzip sizes of what a shop page downloads.
 //! - `cargo xtask build`: build the SDK, widgets, demo site and worker.
 //! - `cargo xtask e2e`: build, then only the end-to-end tests (quicker while iterating).
@@ -17,11 +17,14 @@
 //! - `cargo xtask feed FILE [--port N] [--format F] [--partial]`: import a product feed (Merchant
 //!   XML, YML or CSV, any size) into the collector on this machine.
 //! - `cargo xtask kill-test [--events N]`: SIGKILL workerd under load; no acknowledged event lost.
+//! - `cargo xtask eval [--data FILE] [--json] [--check]`: recommender accuracy on MovieLens-100k
+//!   (or a CSV) against the `implicit` package's ALS, BPR and item-kNN, on one split in one run.
 //! - `cargo xtask setup [--chromium]`: only install the tools.
 
 mod bench;
 mod bench_tracker;
 mod build;
+mod eval;
 mod feed;
 mod fuzz;
 mod http;
@@ -78,6 +81,7 @@ fn main() -> ExitCode {
                 build::all(&t).and_then(|()| bench::collector(&t, seconds, json, runtime))
             })
         }
+        "eval" => eval::run_eval(flags),
         "click-token" => click_token(flags),
         "feed" => feed::FeedJob::from_flags(flags).and_then(|job| feed::import(&job)),
         "fuzz" => {
@@ -97,7 +101,7 @@ fn main() -> ExitCode {
             .and_then(|t| build::sdk(&t))
             .and_then(|_| size::report(flags)),
         _ => {
-            eprintln!("usage: cargo xtask <demo|test|e2e|size|bench collector|bench tracker|feed FILE|click-token ID|fuzz|kill-test|build|setup> (see xtask/src/main.rs)");
+            eprintln!("usage: cargo xtask <demo|test|e2e|size|bench collector|bench tracker|eval|feed FILE|click-token ID|fuzz|kill-test|build|setup> (see xtask/src/main.rs)");
             return ExitCode::from(if task == "help" { 0 } else { 2 });
         }
     };
@@ -247,6 +251,10 @@ fn test() -> Result {
     step("native unit tests", &mut || {
         tools.cargo(&[&["test"], NATIVE].concat())
     })?;
+    step(
+        "recommender accuracy (cargo xtask eval --check)",
+        &mut || eval::run_eval(&["--check".to_string()]),
+    )?;
     step("wasm-bindgen-test in headless Chromium", &mut || {
         tools.cargo(&[&["test"], build::BROWSER].concat())
     })?;

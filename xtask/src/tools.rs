@@ -37,7 +37,8 @@ pub struct Tools {
 }
 
 impl Tools {
-    fn new() -> Self {
+    /// The tools' paths, installing nothing (for tasks that need neither wasm nor npm tools).
+    pub fn new() -> Self {
         let root = root();
         Tools {
             cargo_bin: root.join(".tools/cargo/bin"),
@@ -179,7 +180,12 @@ pub fn ensure(for_tests: bool) -> Result<Tools> {
     }
 
     if for_tests {
-        python_env(&tools)?;
+        python_env(
+            &tools,
+            "py",
+            "tests/requirements.txt",
+            "Segment's Python client",
+        )?;
     }
     if for_tests
         && !(Path::new("/usr/bin/chromium").exists() && Path::new("/usr/bin/chromedriver").exists())
@@ -206,23 +212,26 @@ pub fn ensure(for_tests: bool) -> Result<Tools> {
     Ok(tools)
 }
 
-/// `.tools/py`: a virtualenv with the pinned packages of tests/requirements.txt.
-fn python_env(tools: &Tools) -> Result {
-    let venv = tools.root.join(".tools/py");
-    let wanted = std::fs::read_to_string(tools.root.join("tests/requirements.txt"))
-        .map_err(|e| e.to_string())?;
-    let marker = venv.join("installed-requirements.txt");
+/// `.tools/VENV`: a virtualenv with the pinned packages of `requirements` (a path from the
+/// workspace root), made or updated only when that file changed. Returns the venv's `python`.
+pub fn python_env(tools: &Tools, venv: &str, requirements: &str, what: &str) -> Result<PathBuf> {
+    let dir = tools.root.join(".tools").join(venv);
+    let file = tools.root.join(requirements);
+    let wanted = std::fs::read_to_string(&file).map_err(|e| format!("{requirements}: {e}"))?;
+    let python = dir.join("bin/python");
+    let marker = dir.join("installed-requirements.txt");
     if std::fs::read_to_string(&marker).ok().as_deref() == Some(wanted.as_str()) {
-        return Ok(());
+        return Ok(python);
     }
-    eprintln!("setup: creating .tools/py with Segment's Python client (tests/requirements.txt)");
-    if !venv.join("bin/python").exists() {
-        run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    eprintln!("setup: creating .tools/{venv} with {what} ({requirements})");
+    if !python.exists() {
+        run(Command::new("python3").args(["-m", "venv"]).arg(&dir))?;
     }
-    run(Command::new(venv.join("bin/pip"))
+    run(Command::new(dir.join("bin/pip"))
         .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
-        .arg(tools.root.join("tests/requirements.txt")))?;
-    std::fs::write(&marker, wanted).map_err(|e| e.to_string())
+        .arg(&file))?;
+    std::fs::write(&marker, wanted).map_err(|e| e.to_string())?;
+    Ok(python)
 }
 
 fn mtime(path: &Path) -> Option<std::time::SystemTime> {
