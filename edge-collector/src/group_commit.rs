@@ -12,21 +12,28 @@
 //! Failure isolation: when a shared round trip fails, each request's statements are retried on
 //! their own, so one bad request cannot fail its neighbours.
 //!
-//! Waiters sleep on a JS promise that the leader resolves; workerd runs the continuation in the
-//! waiter's own request context (promise context tagging), so the new leader's I/O belongs to its
-//! own request. If a lead is handed to a request that was cancelled meanwhile, the queue would
-//! stall: a request that finds the lead silent for longer than `STALE_LEAD_MS` takes it over.
+//! Waiters are never woken from another request: each polls its own ticket on a short timer of
+//! its own. (Resolving their promises from the leader's request was tried first: several Rust
+//! tasks woken in one turn of the event loop are polled together by wasm-bindgen-futures' single
+//! queue, in whichever request's context came first, and workerd then refuses their I/O —
+//! "Cannot perform I/O on behalf of a different request" — or cancels them as hung. Seen under
+//! `cargo xtask bench collector`.) So every request's I/O, including the round trips it leads,
+//! runs in its own context. If a lead is handed to a request that was cancelled meanwhile, the
+//! queue would stall: a request that finds the lead silent for longer than `STALE_LEAD_MS` takes
+//! it over.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use worker::js_sys::{Date, Function, Promise};
-use worker::wasm_bindgen::JsValue;
-use worker::wasm_bindgen_futures::JsFuture;
-use worker::{D1Database, D1PreparedStatement, D1Result, Error, Result};
+use std::time::Duration;
+
+use worker::js_sys::Date;
+use worker::{D1Database, D1PreparedStatement, D1Result, Delay, Error, Result};
 
 /// A lead with no progress for this long is presumed lost (its request was cancelled).
 const STALE_LEAD_MS: f64 = 2_000.0;
+/// How often a waiting request looks at its ticket (a D1 round trip takes a few ms).
+const POLL: Duration = Duration::from_millis(2);
 
 /// Where one request stands.
 enum Turn {
@@ -38,12 +45,10 @@ enum Turn {
     Done(std::result::Result<Vec<D1Result>, String>),
 }
 
-/// One request's statements and how to tell it that its turn changed.
+/// One request's statements and where it stands.
 struct Ticket {
     statements: Vec<D1PreparedStatement>,
     turn: Rc<RefCell<Turn>>,
-    /// Resolves the promise the request sleeps on (`None` for the leader itself).
-    wake: Option<Function>,
 }
 
 /// The requests waiting for the next round trip, and the lead's state.
@@ -86,20 +91,19 @@ pub async fn batch(db: &D1Database, statements: Vec<D1PreparedStatement>) -> Res
         group.push(Ticket {
             statements,
             turn: turn.clone(),
-            wake: None,
         });
         run_round(db, group, generation).await;
     } else {
-        let mut resolve = None;
-        let asleep = Promise::new(&mut |done, _| resolve = Some(done));
         QUEUE.with(|q| {
             q.borrow_mut().waiting.push(Ticket {
                 statements,
                 turn: turn.clone(),
-                wake: resolve,
             })
         });
-        JsFuture::from(asleep).await?;
+        while matches!(*turn.borrow(), Turn::Waiting) {
+            Delay::from(POLL).await;
+            take_over_if_stale();
+        }
         if matches!(*turn.borrow(), Turn::Lead) {
             let (group, generation) = QUEUE.with(|q| {
                 let mut q = q.borrow_mut();
@@ -145,16 +149,25 @@ async fn run_round(db: &D1Database, group: Vec<Ticket>, generation: u64) {
     hand_over(generation);
 }
 
-/// Records a ticket's outcome and wakes its request.
+/// Records a ticket's outcome; its request sees it on its next look.
 fn settle(ticket: &Ticket, outcome: std::result::Result<Vec<D1Result>, String>) {
     *ticket.turn.borrow_mut() = Turn::Done(outcome);
-    wake(ticket);
 }
 
-fn wake(ticket: &Ticket) {
-    if let Some(wake) = &ticket.wake {
-        let _ = wake.call0(&JsValue::UNDEFINED);
-    }
+/// Hands a silent lead to the oldest waiter (its request was cancelled, or is stuck).
+fn take_over_if_stale() {
+    let now = Date::now();
+    QUEUE.with(|q| {
+        let mut q = q.borrow_mut();
+        let stale = q
+            .lead_since_ms
+            .is_some_and(|since| now - since > STALE_LEAD_MS);
+        if stale && !q.waiting.is_empty() {
+            q.generation += 1;
+            q.lead_since_ms = Some(now);
+            *q.waiting[0].turn.borrow_mut() = Turn::Lead;
+        }
+    });
 }
 
 /// Gives the lead to the oldest waiter, or marks the queue idle.
@@ -169,8 +182,6 @@ fn hand_over(generation: u64) {
             return;
         }
         q.lead_since_ms = Some(Date::now());
-        let next = &q.waiting[0];
-        *next.turn.borrow_mut() = Turn::Lead;
-        wake(next);
+        *q.waiting[0].turn.borrow_mut() = Turn::Lead;
     });
 }
