@@ -15,6 +15,7 @@ mod delivery;
 mod events;
 mod identity;
 mod navigation;
+mod outbox;
 mod product_ld;
 mod session;
 

@@ -62,6 +62,8 @@ pub fn sdk(tools: &Tools) -> Result {
     let out = sdk_dir(tools);
     let raw = tools.root.join("target/sdk-bindgen");
     fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    // JavaScript modules a crate imports (`#[wasm_bindgen(module = ...)]`) land in `snippets/`.
+    let _ = fs::remove_dir_all(raw.join("snippets"));
     for (krate, name) in MODULES {
         let wasm = tools.root.join(format!(
             "target/wasm32-unknown-unknown/release/{krate}.wasm"
@@ -89,11 +91,30 @@ pub fn sdk(tools: &Tools) -> Result {
             &out.join(format!("{name}.js")),
         )?;
     }
+    for snippet in snippets(&raw.join("snippets")) {
+        let to = out.join(snippet.strip_prefix(&raw).map_err(|e| e.to_string())?);
+        minify(tools, &snippet, &to)?;
+    }
     minify(
         tools,
         &tools.root.join("tracker-wasm/js/orbita.js"),
         &out.join("orbita.js"),
     )
+}
+
+/// Every JavaScript file under `dir` (wasm-bindgen's snippets), at any depth.
+pub fn snippets(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(snippets(&path));
+        } else if path.extension().is_some_and(|e| e == "js") {
+            found.push(path);
+        }
+    }
+    found.sort();
+    found
 }
 
 /// Minifies JavaScript with esbuild (the pinned copy wrangler brings): the wasm-bindgen glue and
