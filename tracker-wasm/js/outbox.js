@@ -5,6 +5,22 @@
    visitor has consented: the first save opens (and so creates) the store. */
 const NAME = 'orbita', STORE = 'outbox', KEY = 'orb_outbox';
 let backend;
+/* This tab's events not yet answered (key → JSON), at most a keepalive budget's worth, oldest
+   first: what the tab sends when its page goes away. */
+const own = new Map();
+let ownBytes = 0;
+/* Events handed to save() whose keys are not known yet (the write is under way). */
+let saving = [];
+const encoder = new TextEncoder();
+
+/* The oldest rows of [keys, texts] that fit in `n` events and `bytes` of UTF-8 (always one). */
+function fit([keys, texts], n, bytes) {
+  let i = 0, size = 0;
+  while (i < texts.length && i < n && (!i || size + encoder.encode(texts[i]).length < bytes)) {
+    size += encoder.encode(texts[i++]).length + 1;
+  }
+  return [keys.slice(0, i), texts.slice(0, i)];
+}
 
 /* IndexedDB: one object store with auto-incremented keys (never reused, so a key names one event). */
 function indexed(db) {
@@ -62,16 +78,35 @@ function store() {
 
 /** Adds events (JSON texts); resolves to their keys. A store that fails is replaced by memory. */
 export function save(list) {
-  return store().then((s) => s.add(list)).catch(() => (backend = Promise.resolve(memory())).then((s) => s.add(list)));
+  saving.push(...list);
+  return store().then((s) => s.add(list)).catch(() => (backend = Promise.resolve(memory())).then((s) => s.add(list)))
+    .then((keys) => {
+      saving = saving.filter((t) => !list.includes(t));
+      keys.forEach((k, i) => { own.set(k, list[i]); ownBytes += list[i].length; });
+      for (const [k, text] of own) {
+        if (ownBytes <= 65536) break;
+        own.delete(k);
+        ownBytes -= text.length;
+      }
+      return keys;
+    });
 }
 
-/** The oldest `n` events: resolves to [keys, jsonTexts]. */
-export function read(n) {
-  return store().then((s) => s.read(n));
+/** This tab's unanswered events that fit in `bytes`: [keys, jsonTexts], oldest first; events
+    still being written come last, without keys. */
+export function mine(bytes) {
+  return fit([[...own.keys()], [...own.values(), ...saving]], 1e9, bytes);
+}
+
+/** The oldest events of every tab, at most `n` of them and `bytes` of JSON (always one):
+    resolves to [keys, jsonTexts]. */
+export function read(n, bytes) {
+  return store().then((s) => s.read(n)).then((rows) => fit(rows, n, bytes));
 }
 
 /** Removes answered events by key. */
 export function remove(keys) {
+  keys.forEach((k) => { if (own.has(k)) { ownBytes -= own.get(k).length; own.delete(k); } });
   return store().then((s) => s.remove(keys));
 }
 
@@ -87,6 +122,9 @@ export function lock() {
 /** Deletes the outbox from every store (consent withdrawn). */
 export function forget() {
   backend = 0;
+  own.clear();
+  ownBytes = 0;
+  saving = [];
   try { indexedDB.deleteDatabase(NAME); } catch (e) { /* no IndexedDB */ }
   try { localStorage.removeItem(KEY); } catch (e) { /* no localStorage */ }
 }

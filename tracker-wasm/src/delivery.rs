@@ -16,7 +16,8 @@
 //! sent by the next page. Before consent, events wait in memory and nothing is written.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 
 use js_sys::{Array, Date, Function, Reflect, JSON};
 use protocol::limits::{MAX_EVENT_BYTES, TRACKER_BATCH_BYTES, TRACKER_BATCH_EVENTS};
@@ -48,9 +49,6 @@ struct Outbox {
     user_id: Option<String>,
     /// Serialised events captured in this tab and not yet written to the outbox.
     unsaved: Vec<String>,
-    /// This tab's events in the outbox (key, JSON) that this tab has not seen answered, oldest
-    /// first, at most a keepalive budget's worth: what is sent when the page goes away.
-    mine: VecDeque<(f64, String)>,
     /// A write to the outbox is under way.
     saving: bool,
     /// This tab holds or waits for the sending lock.
@@ -91,7 +89,6 @@ pub fn init(settings: Settings) {
                 None
             },
             unsaved: Vec::new(),
-            mine: VecDeque::new(),
             saving: false,
             sending: false,
             again: false,
@@ -151,7 +148,6 @@ pub fn set_consent(decision: Consent) {
         }
         outbox.held.clear();
         outbox.unsaved.clear();
-        outbox.mine.clear();
         outbox.anonymous_id = None;
         outbox.user_id = None;
         if decision == Consent::Denied {
@@ -226,25 +222,13 @@ fn save_soon() {
     }
     wasm_bindgen_futures::spawn_local(async {
         loop {
-            let Some(list) = with(|o| std::mem::take(&mut o.unsaved)) else {
-                return;
+            let texts: Array = match with(|o| std::mem::take(&mut o.unsaved)) {
+                Some(list) if !list.is_empty() => {
+                    list.iter().map(|e| JsValue::from_str(e)).collect()
+                }
+                _ => break,
             };
-            if list.is_empty() {
-                break;
-            }
-            let texts: Array = list.iter().map(|e| JsValue::from_str(e)).collect();
-            let keys = JsFuture::from(outbox::save(&texts)).await;
-            let keys = keys.map(|k| Array::from(&k)).unwrap_or_default();
-            with(|o| {
-                for (i, json) in list.into_iter().enumerate() {
-                    o.mine
-                        .push_back((keys.get(i as u32).as_f64().unwrap_or(f64::NAN), json));
-                }
-                let mut bytes: usize = o.mine.iter().map(|(_, e)| e.len()).sum();
-                while bytes > KEEPALIVE_BUDGET {
-                    bytes -= o.mine.pop_front().map_or(bytes, |(_, e)| e.len());
-                }
-            });
+            let _ = JsFuture::from(outbox::save(&texts)).await;
         }
         with(|o| o.saving = false);
         schedule(BATCH_DELAY_MS);
@@ -265,23 +249,6 @@ fn schedule(delay_ms: i32) {
             delay_ms,
         );
     }
-}
-
-/// Takes the next batch off the front of `pending`: at most `TRACKER_BATCH_EVENTS` events and
-/// `TRACKER_BATCH_BYTES` bytes (always at least one event).
-fn next_batch(pending: &mut VecDeque<String>) -> Vec<String> {
-    let mut batch = Vec::new();
-    let mut bytes = 0;
-    while let Some(next) = pending.front() {
-        if !batch.is_empty()
-            && (batch.len() >= TRACKER_BATCH_EVENTS || bytes + next.len() > TRACKER_BATCH_BYTES)
-        {
-            break;
-        }
-        bytes += next.len() + 1;
-        batch.extend(pending.pop_front());
-    }
-    batch
 }
 
 /// The request body for a batch: Segment's `{"batch": [...], "sentAt": ..., "writeKey": ...}`.
@@ -368,65 +335,50 @@ async fn drain(url: &str, key: &str) -> Outcome {
         if consent() != Consent::Granted {
             return Outcome::Answered;
         }
-        let Ok(rows) = JsFuture::from(outbox::read(TRACKER_BATCH_EVENTS as u32)).await else {
+        let batch = outbox::read(TRACKER_BATCH_EVENTS as u32, TRACKER_BATCH_BYTES as u32);
+        let Ok(rows) = JsFuture::from(batch).await else {
             return Outcome::Retry(0.0);
         };
-        let rows = Array::from(&rows);
-        let (keys, texts) = (Array::from(&rows.get(0)), Array::from(&rows.get(1)));
-        let mut pending: VecDeque<String> = texts.iter().filter_map(|t| t.as_string()).collect();
-        let batch = next_batch(&mut pending);
-        if batch.is_empty() {
+        let (keys, texts) = rows_of(&rows.into());
+        if texts.is_empty() {
             return Outcome::Answered;
         }
-        let body = body(&batch, key);
-        match send(url, &body, false).await {
+        match send(url.into(), body(&texts, key), false).await {
             Outcome::Answered => {
-                let done = keys.slice(0, batch.len() as u32);
-                let _ = JsFuture::from(outbox::remove(&done)).await;
-                forget_mine(&done);
+                let _ = JsFuture::from(outbox::remove(&keys)).await;
             }
             retry => return retry,
         }
     }
 }
 
-/// Drops answered events from this tab's unload list.
-fn forget_mine(keys: &Array) {
-    let keys: Vec<f64> = keys.iter().filter_map(|k| k.as_f64()).collect();
-    with(|o| o.mine.retain(|(k, _)| !keys.contains(k)));
+/// `[keys, jsonTexts]` from the outbox, as keys and texts.
+fn rows_of(rows: &Array) -> (Array, Vec<String>) {
+    let texts = Array::from(&rows.get(1));
+    (
+        Array::from(&rows.get(0)),
+        texts.iter().filter_map(|t| t.as_string()).collect(),
+    )
 }
 
-/// The page is going away: sends this tab's unanswered events (saved or not) with `keepalive`,
-/// as far as the keepalive budget allows. They stay in the outbox until answered.
+/// The page is going away: sends this tab's unanswered events (saved or not) at once, as one
+/// keepalive request within the page's budget. They stay in the outbox until answered.
 fn send_mine() {
-    let job = with(|o| {
-        if o.consent != Consent::Granted {
-            return None;
-        }
-        let keys: Array = o.mine.iter().map(|(k, _)| JsValue::from(*k)).collect();
-        let mut texts: VecDeque<String> = o.mine.iter().map(|(_, e)| e.clone()).collect();
-        texts.extend(o.unsaved.iter().cloned());
-        Some((target(o), keys, texts))
-    })
-    .flatten();
-    let Some(((url, key), keys, mut texts)) = job else {
+    let job = with(|o| (o.consent == Consent::Granted).then(|| (target(o), o.unsaved.clone())));
+    let Some(((url, key), unsaved)) = job.flatten() else {
         return;
     };
-    let mut from = 0;
-    while !texts.is_empty() {
-        let batch = next_batch(&mut texts);
-        let body = body(&batch, &key);
-        let to = from + batch.len() as u32;
-        let done = keys.slice(from, to);
-        from = to;
-        let url = url.clone();
-        wasm_bindgen_futures::spawn_local(async move {
-            if let Outcome::Answered = send(&url, &body, true).await {
-                let _ = JsFuture::from(outbox::remove(&done)).await;
-                forget_mine(&done);
-            }
-        });
+    let (keys, mut texts) = rows_of(&outbox::mine(TRACKER_BATCH_BYTES as u32));
+    texts.extend(unsaved);
+    if texts.is_empty() {
+        return;
     }
+    let sent = send(url, body(&texts, &key), true);
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Outcome::Answered = sent.await {
+            let _ = JsFuture::from(outbox::remove(&keys)).await;
+        }
+    });
 }
 
 /// What became of one request.
@@ -439,8 +391,12 @@ enum Outcome {
 
 /// Posts one batch. `keepalive` requests may outlive the page; a request only gets it while the
 /// page's keepalive budget has room, and `unloading` sends nothing without it (it would die
-/// with the page).
-async fn send(url: &str, body: &str, unloading: bool) -> Outcome {
+/// with the page). Boxed: one copy of this code serves both callers.
+fn send(url: String, body: String, unloading: bool) -> Pin<Box<dyn Future<Output = Outcome>>> {
+    Box::pin(send_now(url, body, unloading))
+}
+
+async fn send_now(url: String, body: String, unloading: bool) -> Outcome {
     let Some(window) = web_sys::window() else {
         return Outcome::Retry(0.0);
     };
@@ -456,10 +412,10 @@ async fn send(url: &str, body: &str, unloading: bool) -> Outcome {
     }
     let init = RequestInit::new();
     init.set_method("POST");
-    init.set_body(&JsValue::from_str(body));
+    init.set_body(&JsValue::from_str(&body));
     // Not in web-sys 0.3.107's RequestInit; a text/plain body also avoids a CORS preflight.
     let _ = Reflect::set(&init, &"keepalive".into(), &JsValue::from_bool(keepalive));
-    let response = JsFuture::from(window.fetch_with_str_and_init(url, &init)).await;
+    let response = JsFuture::from(window.fetch_with_str_and_init(&url, &init)).await;
     if keepalive {
         with(|o| o.keepalive_bytes -= body.len());
     }
@@ -562,7 +518,8 @@ pub fn listen_for_page_hide() {
 /// Number of events this tab captured that it has not seen answered (for tests and `ready`
 /// callbacks).
 pub fn pending_count() -> usize {
-    with(|o| o.held.len() + o.unsaved.len() + o.mine.len()).unwrap_or(0)
+    let saved = Array::from(&outbox::mine(u32::MAX).get(1)).length() as usize;
+    with(|o| o.held.len() + o.unsaved.len()).unwrap_or(0) + saved
 }
 
 #[cfg(test)]
@@ -570,22 +527,6 @@ mod tests {
     use super::*;
     use protocol::time::parse_rfc3339_ms;
     use wasm_bindgen_test::wasm_bindgen_test;
-
-    #[wasm_bindgen_test]
-    fn batches_close_at_the_count_limit_and_the_byte_limit() {
-        let mut pending: VecDeque<String> = (0..45).map(|i| format!("{{\"n\":{i}}}")).collect();
-        assert_eq!(next_batch(&mut pending).len(), TRACKER_BATCH_EVENTS);
-        assert_eq!(pending.len(), 45 - TRACKER_BATCH_EVENTS);
-
-        let big = "x".repeat(TRACKER_BATCH_BYTES / 3);
-        let mut pending: VecDeque<String> = (0..5).map(|_| big.clone()).collect();
-        let batch = next_batch(&mut pending);
-        assert_eq!(batch.len(), 2, "a third event would pass the byte limit");
-        assert!(batch.iter().map(String::len).sum::<usize>() <= TRACKER_BATCH_BYTES);
-
-        let mut lone: VecDeque<String> = ["y".repeat(TRACKER_BATCH_BYTES + 10)].into();
-        assert_eq!(next_batch(&mut lone).len(), 1, "an event is never stuck");
-    }
 
     #[wasm_bindgen_test]
     fn body_is_a_segment_batch() {

@@ -13,8 +13,13 @@ use wasm_bindgen::prelude::*;
 extern "C" {
     /// Adds events (JSON texts, oldest first); resolves to their keys (numbers), in order.
     pub fn save(events: &Array) -> Promise;
-    /// The oldest `max` events of every tab: resolves to `[keys, jsonTexts]`.
-    pub fn read(max: u32) -> Promise;
+    /// The oldest events of every tab, at most `max_events` of them and `max_bytes` of JSON
+    /// (always at least one): resolves to `[keys, jsonTexts]`.
+    pub fn read(max_events: u32, max_bytes: u32) -> Promise;
+    /// This tab's events that it has not seen answered, oldest first, as many as fit in
+    /// `max_bytes`: `[keys, jsonTexts]`, what is sent when the page goes away. Events still
+    /// being written come last, without a key.
+    pub fn mine(max_bytes: u32) -> Array;
     /// Removes answered events by key.
     pub fn remove(keys: &Array) -> Promise;
     /// Waits for the site-wide sending lock; resolves to the function that releases it (or to
