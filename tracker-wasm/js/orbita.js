@@ -9,9 +9,11 @@
   var y = a.yespo === 'on' && (w.eS = w.eS || function () { (y.q = y.q || []).push(arguments); });
   var cfg = { writeKey: a.writeKey || '', endpoint: a.endpoint || new URL(base).origin, autoProduct: a.autoProduct || '',
     consent: a.consent || '', respectGpc: a.respectGpc || '', hashRouting: a.hashRouting || '' };
+  /* The wasm download starts at once, beside the glue and the modules it imports. */
   function load(name) {
+    var wasm = fetch(base + name + '_bg.wasm');
     return import(base + name + '.js').then(function (m) {
-      return m.default({ module_or_path: base + name + '_bg.wasm' }).then(function () { return m; });
+      return m.default({ module_or_path: wasm }).then(function () { return m; });
     });
   }
   load('tracker').then(function (t) {

@@ -1,16 +1,25 @@
-//! Batching and delivery to `POST /v1/batch`.
+//! Batching and delivery to `POST /v1/batch`, through a durable outbox shared by the site's tabs.
 //!
-//! Events wait in memory until a batch is full (count or bytes) or a short delay passes, then go
-//! out as one `fetch` with `keepalive`, so a batch in flight survives the page being closed. A
-//! batch is dropped only when the collector answered it (2xx, or a definitive 4xx); network
-//! errors, 5xx and 429 put it back and retry with exponential backoff and jitter (honouring
-//! `Retry-After`). On `pagehide` and when the page is hidden, what is pending is sent at once.
-//! The durable, cross-tab outbox (IndexedDB) builds on this later.
+//! A captured event is written to the outbox (`outbox`: IndexedDB, else localStorage, else
+//! memory) on the next microtask, so events captured together are written together. A short
+//! delay later this tab asks for the site-wide sending lock (Web Locks API): one tab at a time
+//! reads the oldest events of every tab, sends them as one `fetch`, and removes them once the
+//! collector answered (2xx, or a definitive 4xx for the batch or for the event); so three open
+//! tabs never send the same event twice, and a tab closed mid-send strands nothing (the next
+//! lock holder sends those events again, and the collector's `messageId` dedup makes that
+//! harmless). Network errors, 5xx and 429 release the lock and retry with exponential backoff
+//! and jitter (honouring `Retry-After`); coming back online retries at once.
+//!
+//! When the page is hidden or unloaded, this tab's own unanswered events are sent at once with
+//! `keepalive`, within the browser's 64 KB budget for keepalive bodies in flight, without
+//! waiting for the lock; they stay in the outbox until answered, so a batch lost in unload is
+//! sent by the next page. Before consent, events wait in memory and nothing is written.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 
-use js_sys::{Array, Date, Reflect, JSON};
+use js_sys::{Array, Date, Function, Reflect, JSON};
 use protocol::limits::{MAX_EVENT_BYTES, TRACKER_BATCH_BYTES, TRACKER_BATCH_EVENTS};
 use protocol::names;
 use wasm_bindgen::prelude::*;
@@ -18,12 +27,15 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{RequestInit, Response};
 
 use crate::consent::{self, Consent};
-use crate::{events, identity, session, warn, Settings};
+use crate::{events, identity, outbox, session, warn, Settings};
 
 /// How long an event may wait for companions before its batch is sent.
 const BATCH_DELAY_MS: i32 = 250;
 /// Longest wait between retries.
 const MAX_BACKOFF_MS: f64 = 60_000.0;
+/// Bytes of request bodies a page may have in flight with `keepalive` (Fetch standard: 64 KiB,
+/// shared by every keepalive request of the page).
+const KEEPALIVE_BUDGET: usize = 64 * 1024;
 
 struct Outbox {
     settings: Settings,
@@ -33,20 +45,30 @@ struct Outbox {
     consent: Consent,
     /// Events captured before consent was decided, waiting in memory (never in storage).
     held: Vec<js_sys::Object>,
-    /// The customer ID from `identify`, sent with every event until `reset`.
+    /// The customer ID from `identify`, sent with every later event until `reset`.
     user_id: Option<String>,
-    /// Serialised events not yet acknowledged, oldest first.
-    pending: VecDeque<String>,
-    /// A request is in flight (one at a time keeps order and avoids duplicate sends).
+    /// Serialised events captured in this tab and not yet written to the outbox.
+    unsaved: Vec<String>,
+    /// A write to the outbox is under way.
+    saving: bool,
+    /// This tab holds or waits for the sending lock.
     sending: bool,
+    /// A flush was asked for while sending: look again once done.
+    again: bool,
     /// A delayed flush is scheduled.
     timer: bool,
     /// Consecutive failed attempts, for backoff.
     failures: u32,
+    /// Bytes of keepalive requests in flight.
+    keepalive_bytes: usize,
 }
 
 thread_local! {
     static OUTBOX: RefCell<Option<Outbox>> = const { RefCell::new(None) };
+}
+
+fn with<T>(f: impl FnOnce(&mut Outbox) -> T) -> Option<T> {
+    OUTBOX.with(|o| o.borrow_mut().as_mut().map(f))
 }
 
 /// Sets up delivery with the site's settings; the anonymous ID cookie is read or written only
@@ -66,10 +88,13 @@ pub fn init(settings: Settings) {
             } else {
                 None
             },
-            pending: VecDeque::new(),
+            unsaved: Vec::new(),
+            saving: false,
             sending: false,
+            again: false,
             timer: false,
             failures: 0,
+            keepalive_bytes: 0,
         })
     });
 }
@@ -77,70 +102,63 @@ pub fn init(settings: Settings) {
 /// Sets the customer ID sent with later events (`identify`), or clears it and starts a new
 /// anonymous visitor (`reset`, on logout).
 pub fn set_user(user_id: Option<String>) {
-    OUTBOX.with(|o| {
-        if let Some(outbox) = o.borrow_mut().as_mut() {
-            if outbox.consent == Consent::Granted {
-                identity::remember_user_id(user_id.as_deref());
-                if user_id.is_none() {
-                    outbox.anonymous_id = Some(identity::renew_anonymous_id());
-                    session::forget();
-                }
+    with(|outbox| {
+        if outbox.consent == Consent::Granted {
+            identity::remember_user_id(user_id.as_deref());
+            if user_id.is_none() {
+                outbox.anonymous_id = Some(identity::renew_anonymous_id());
+                session::forget();
             }
-            outbox.user_id = user_id;
         }
+        outbox.user_id = user_id;
     });
 }
 
 /// The current consent state.
 pub fn consent() -> Consent {
-    OUTBOX.with(|o| o.borrow().as_ref().map_or(Consent::Pending, |o| o.consent))
+    with(|o| o.consent).unwrap_or(Consent::Pending)
 }
 
 /// The visitor's anonymous ID, if consent allowed one.
 pub fn anonymous_id() -> Option<String> {
-    OUTBOX.with(|o| o.borrow().as_ref().and_then(|o| o.anonymous_id.clone()))
+    with(|o| o.anonymous_id.clone()).flatten()
 }
 
 /// Records the visitor's decision. Granting sends what was held; denying drops it and removes
-/// everything the tracker wrote, and nothing is sent from then on.
+/// everything the tracker wrote (the outbox too), and nothing is sent from then on.
 pub fn set_consent(decision: Consent) {
-    let release = OUTBOX.with(|o| {
-        let mut o = o.borrow_mut();
-        let outbox = o.as_mut()?;
+    let release = with(|outbox| {
         outbox.consent = decision;
-        match decision {
-            Consent::Granted => {
-                let anonymous_id = outbox
-                    .anonymous_id
-                    .get_or_insert_with(identity::anonymous_id)
-                    .clone();
-                if let Some(user_id) = &outbox.user_id {
-                    identity::remember_user_id(Some(user_id));
-                }
-                session::persist();
-                for event in std::mem::take(&mut outbox.held) {
-                    stamp(&event, &anonymous_id, outbox.user_id.as_deref());
-                    if let Ok(json) = events::to_json(&event) {
-                        outbox.pending.push_back(json);
-                    }
-                }
-                Some(())
+        if decision == Consent::Granted {
+            let anonymous_id = outbox
+                .anonymous_id
+                .get_or_insert_with(identity::anonymous_id)
+                .clone();
+            if let Some(user_id) = &outbox.user_id {
+                identity::remember_user_id(Some(user_id));
             }
-            _ => {
-                outbox.held.clear();
-                outbox.pending.clear();
-                outbox.anonymous_id = None;
-                outbox.user_id = None;
-                if decision == Consent::Denied {
-                    identity::forget_everything();
-                    session::forget();
+            session::persist();
+            for event in std::mem::take(&mut outbox.held) {
+                stamp(&event, &anonymous_id, outbox.user_id.as_deref());
+                if let Ok(json) = events::to_json(&event) {
+                    outbox.unsaved.push(json);
                 }
-                None
             }
+            return true;
         }
+        outbox.held.clear();
+        outbox.unsaved.clear();
+        outbox.anonymous_id = None;
+        outbox.user_id = None;
+        if decision == Consent::Denied {
+            identity::forget_everything();
+            session::forget();
+            outbox::forget();
+        }
+        false
     });
-    if release.is_some() {
-        schedule(0);
+    if release == Some(true) {
+        save_soon();
     }
 }
 
@@ -155,11 +173,7 @@ fn stamp(event: &js_sys::Object, anonymous_id: &str, user_id: Option<&str>) {
 
 /// Captures one event and schedules its delivery.
 pub fn capture(kind: &str, name: Option<&str>, properties: &JsValue) {
-    let full = OUTBOX.with(|o| {
-        let mut o = o.borrow_mut();
-        let Some(outbox) = o.as_mut() else {
-            return false;
-        };
+    let granted = with(|outbox| {
         let anonymous_id = outbox.anonymous_id.clone().unwrap_or_default();
         let event = events::build(
             kind,
@@ -190,35 +204,43 @@ pub fn capture(kind: &str, name: Option<&str>, properties: &JsValue) {
                     &JsValue::from(MAX_EVENT_BYTES as u32),
                 ]);
             }
-            Ok(json) => outbox.pending.push_back(json),
+            Ok(json) => outbox.unsaved.push(json),
             Err(error) => warn(&[&"event cannot be serialised:".into(), &error]),
         }
-        outbox.pending.len() >= TRACKER_BATCH_EVENTS
+        true
     });
-    if full {
-        flush(false);
-    } else {
-        schedule(BATCH_DELAY_MS);
+    if granted == Some(true) {
+        save_soon();
     }
 }
 
-fn schedule(delay_ms: i32) {
-    let already = OUTBOX.with(|o| {
-        let mut o = o.borrow_mut();
-        let Some(outbox) = o.as_mut() else {
-            return true;
-        };
-        std::mem::replace(&mut outbox.timer, true)
+/// Writes the unsaved events to the outbox on the next microtask (so events captured together
+/// are written in one transaction), then schedules a flush.
+fn save_soon() {
+    if with(|o| std::mem::replace(&mut o.saving, true)) != Some(false) {
+        return;
+    }
+    wasm_bindgen_futures::spawn_local(async {
+        loop {
+            let texts: Array = match with(|o| std::mem::take(&mut o.unsaved)) {
+                Some(list) if !list.is_empty() => {
+                    list.iter().map(|e| JsValue::from_str(e)).collect()
+                }
+                _ => break,
+            };
+            let _ = JsFuture::from(outbox::save(&texts)).await;
+        }
+        with(|o| o.saving = false);
+        schedule(BATCH_DELAY_MS);
     });
-    if already {
+}
+
+fn schedule(delay_ms: i32) {
+    if with(|o| std::mem::replace(&mut o.timer, true)) != Some(false) {
         return;
     }
     let callback = Closure::once_into_js(|| {
-        OUTBOX.with(|o| {
-            if let Some(outbox) = o.borrow_mut().as_mut() {
-                outbox.timer = false;
-            }
-        });
+        with(|o| o.timer = false);
         flush(false);
     });
     if let Some(window) = web_sys::window() {
@@ -227,23 +249,6 @@ fn schedule(delay_ms: i32) {
             delay_ms,
         );
     }
-}
-
-/// Takes the next batch off the front of `pending`: at most `TRACKER_BATCH_EVENTS` events and
-/// `TRACKER_BATCH_BYTES` bytes (always at least one event).
-fn next_batch(pending: &mut VecDeque<String>) -> Vec<String> {
-    let mut batch = Vec::new();
-    let mut bytes = 0;
-    while let Some(next) = pending.front() {
-        if !batch.is_empty()
-            && (batch.len() >= TRACKER_BATCH_EVENTS || bytes + next.len() > TRACKER_BATCH_BYTES)
-        {
-            break;
-        }
-        bytes += next.len() + 1;
-        batch.extend(pending.pop_front());
-    }
-    batch
 }
 
 /// The request body for a batch: Segment's `{"batch": [...], "sentAt": ..., "writeKey": ...}`.
@@ -282,26 +287,97 @@ pub fn body(events: &[String], write_key: &str) -> String {
     out
 }
 
-/// Sends the next batch now. `unloading` sends even while another request is in flight, since
-/// the page is going away and keepalive requests outlive it.
+/// Where batches go and the write key that goes with them.
+fn target(outbox: &Outbox) -> (String, String) {
+    (
+        [outbox.settings.endpoint.as_str(), "/v1/batch"].concat(),
+        outbox.settings.write_key.clone(),
+    )
+}
+
+/// Sends what the outbox holds. `unloading` (the page is being hidden or closed) sends this
+/// tab's unanswered events at once with `keepalive`, without waiting for the lock.
 pub fn flush(unloading: bool) {
-    let job = OUTBOX.with(|o| {
-        let mut o = o.borrow_mut();
-        let outbox = o.as_mut()?;
-        if (outbox.sending && !unloading) || outbox.pending.is_empty() {
+    if unloading {
+        send_mine();
+        return;
+    }
+    let start = with(|o| {
+        if o.consent != Consent::Granted {
             return None;
         }
-        outbox.sending = true;
-        let batch = next_batch(&mut outbox.pending);
-        let url = [outbox.settings.endpoint.as_str(), "/v1/batch"].concat();
-        Some((url, body(&batch, &outbox.settings.write_key), batch))
-    });
-    let Some((url, body, batch)) = job else {
+        if o.sending {
+            o.again = true;
+            return None;
+        }
+        o.sending = true;
+        o.again = false;
+        Some(target(o))
+    })
+    .flatten();
+    let Some((url, key)) = start else {
         return;
     };
     wasm_bindgen_futures::spawn_local(async move {
-        let outcome = send(&url, &body).await;
-        settle(batch, outcome);
+        let release = JsFuture::from(outbox::lock()).await.ok();
+        let outcome = drain(&url, &key).await;
+        if let Some(release) = release.and_then(|r| r.dyn_into::<Function>().ok()) {
+            let _ = release.call0(&JsValue::NULL);
+        }
+        settle(outcome);
+    });
+}
+
+/// With the lock held: sends the outbox's oldest events batch by batch until it is empty, or
+/// until a batch must be retried.
+async fn drain(url: &str, key: &str) -> Outcome {
+    loop {
+        if consent() != Consent::Granted {
+            return Outcome::Answered;
+        }
+        let batch = outbox::read(TRACKER_BATCH_EVENTS as u32, TRACKER_BATCH_BYTES as u32);
+        let Ok(rows) = JsFuture::from(batch).await else {
+            return Outcome::Retry(0.0);
+        };
+        let (keys, texts) = rows_of(&rows.into());
+        if texts.is_empty() {
+            return Outcome::Answered;
+        }
+        match send(url.into(), body(&texts, key), false).await {
+            Outcome::Answered => {
+                let _ = JsFuture::from(outbox::remove(&keys)).await;
+            }
+            retry => return retry,
+        }
+    }
+}
+
+/// `[keys, jsonTexts]` from the outbox, as keys and texts.
+fn rows_of(rows: &Array) -> (Array, Vec<String>) {
+    let texts = Array::from(&rows.get(1));
+    (
+        Array::from(&rows.get(0)),
+        texts.iter().filter_map(|t| t.as_string()).collect(),
+    )
+}
+
+/// The page is going away: sends this tab's unanswered events (saved or not) at once, as one
+/// keepalive request within the page's budget. They stay in the outbox until answered.
+fn send_mine() {
+    let job = with(|o| (o.consent == Consent::Granted).then(|| (target(o), o.unsaved.clone())));
+    let Some(((url, key), unsaved)) = job.flatten() else {
+        return;
+    };
+    let (keys, mut texts) = rows_of(&outbox::mine(TRACKER_BATCH_BYTES as u32));
+    texts.extend(unsaved);
+    if texts.is_empty() {
+        return;
+    }
+    let sent = send(url, body(&texts, &key), true);
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Outcome::Answered = sent.await {
+            let _ = JsFuture::from(outbox::remove(&keys)).await;
+        }
     });
 }
 
@@ -313,22 +389,38 @@ enum Outcome {
     Retry(f64),
 }
 
-async fn send(url: &str, body: &str) -> Outcome {
+/// Posts one batch. `keepalive` requests may outlive the page; a request only gets it while the
+/// page's keepalive budget has room, and `unloading` sends nothing without it (it would die
+/// with the page). Boxed: one copy of this code serves both callers.
+fn send(url: String, body: String, unloading: bool) -> Pin<Box<dyn Future<Output = Outcome>>> {
+    Box::pin(send_now(url, body, unloading))
+}
+
+async fn send_now(url: String, body: String, unloading: bool) -> Outcome {
     let Some(window) = web_sys::window() else {
         return Outcome::Retry(0.0);
     };
+    let keepalive = with(|o| {
+        let fits = o.keepalive_bytes + body.len() <= KEEPALIVE_BUDGET;
+        if fits {
+            o.keepalive_bytes += body.len();
+        }
+        fits
+    }) == Some(true);
+    if unloading && !keepalive {
+        return Outcome::Retry(0.0);
+    }
     let init = RequestInit::new();
     init.set_method("POST");
-    init.set_body(&JsValue::from_str(body));
+    init.set_body(&JsValue::from_str(&body));
     // Not in web-sys 0.3.107's RequestInit; a text/plain body also avoids a CORS preflight.
-    let _ = Reflect::set(
-        &init,
-        &"keepalive".into(),
-        &JsValue::from_bool(body.len() <= TRACKER_BATCH_BYTES),
-    );
-    let response = match JsFuture::from(window.fetch_with_str_and_init(url, &init)).await {
-        Ok(r) => r.unchecked_into::<Response>(),
-        Err(_) => return Outcome::Retry(0.0),
+    let _ = Reflect::set(&init, &"keepalive".into(), &JsValue::from_bool(keepalive));
+    let response = JsFuture::from(window.fetch_with_str_and_init(&url, &init)).await;
+    if keepalive {
+        with(|o| o.keepalive_bytes -= body.len());
+    }
+    let Ok(response) = response.map(|r| r.unchecked_into::<Response>()) else {
+        return Outcome::Retry(0.0);
     };
     let status = response.status();
     if status == 429 || status == 408 || status >= 500 {
@@ -371,24 +463,23 @@ fn report_rejections(status: u16, answer: &JsValue) {
     }
 }
 
-fn settle(batch: Vec<String>, outcome: Outcome) {
-    let next = OUTBOX.with(|o| {
-        let mut o = o.borrow_mut();
-        let outbox = o.as_mut()?;
-        outbox.sending = false;
+fn settle(outcome: Outcome) {
+    let next = with(|o| {
+        o.sending = false;
         match outcome {
             Outcome::Answered => {
-                outbox.failures = 0;
-                Some(if outbox.pending.is_empty() { -1 } else { 0 })
+                o.failures = 0;
+                if o.again {
+                    0
+                } else {
+                    -1
+                }
             }
             Outcome::Retry(at_least_ms) => {
-                for event in batch.into_iter().rev() {
-                    outbox.pending.push_front(event);
-                }
-                outbox.failures = outbox.failures.saturating_add(1);
-                let exp = 1000.0 * f64::from(1u32 << outbox.failures.min(6));
+                o.failures = o.failures.saturating_add(1);
+                let exp = 1000.0 * f64::from(1u32 << o.failures.min(6));
                 let jittered = exp.min(MAX_BACKOFF_MS) * (0.5 + js_sys::Math::random());
-                Some(jittered.max(at_least_ms) as i32)
+                jittered.max(at_least_ms) as i32
             }
         }
     });
@@ -399,7 +490,8 @@ fn settle(batch: Vec<String>, outcome: Outcome) {
     }
 }
 
-/// Sends what is pending when the page is hidden or unloaded.
+/// Sends this tab's events when the page is hidden or unloaded, and retries at once when the
+/// browser comes back online.
 pub fn listen_for_page_hide() {
     let Some(window) = web_sys::window() else {
         return;
@@ -418,11 +510,16 @@ pub fn listen_for_page_hide() {
             .add_event_listener_with_callback("visibilitychange", on_hide.as_ref().unchecked_ref());
     }
     on_hide.forget();
+    let on_online = Closure::<dyn Fn()>::new(|| flush(false));
+    let _ = window.add_event_listener_with_callback("online", on_online.as_ref().unchecked_ref());
+    on_online.forget();
 }
 
-/// Number of events waiting for delivery (for tests and `ready` callbacks).
+/// Number of events this tab captured that it has not seen answered (for tests and `ready`
+/// callbacks).
 pub fn pending_count() -> usize {
-    OUTBOX.with(|o| o.borrow().as_ref().map_or(0, |o| o.pending.len()))
+    let saved = Array::from(&outbox::mine(u32::MAX).get(1)).length() as usize;
+    with(|o| o.held.len() + o.unsaved.len()).unwrap_or(0) + saved
 }
 
 #[cfg(test)]
@@ -430,22 +527,6 @@ mod tests {
     use super::*;
     use protocol::time::parse_rfc3339_ms;
     use wasm_bindgen_test::wasm_bindgen_test;
-
-    #[wasm_bindgen_test]
-    fn batches_close_at_the_count_limit_and_the_byte_limit() {
-        let mut pending: VecDeque<String> = (0..45).map(|i| format!("{{\"n\":{i}}}")).collect();
-        assert_eq!(next_batch(&mut pending).len(), TRACKER_BATCH_EVENTS);
-        assert_eq!(pending.len(), 45 - TRACKER_BATCH_EVENTS);
-
-        let big = "x".repeat(TRACKER_BATCH_BYTES / 3);
-        let mut pending: VecDeque<String> = (0..5).map(|_| big.clone()).collect();
-        let batch = next_batch(&mut pending);
-        assert_eq!(batch.len(), 2, "a third event would pass the byte limit");
-        assert!(batch.iter().map(String::len).sum::<usize>() <= TRACKER_BATCH_BYTES);
-
-        let mut lone: VecDeque<String> = ["y".repeat(TRACKER_BATCH_BYTES + 10)].into();
-        assert_eq!(next_batch(&mut lone).len(), 1, "an event is never stuck");
-    }
 
     #[wasm_bindgen_test]
     fn body_is_a_segment_batch() {

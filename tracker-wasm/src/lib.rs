@@ -22,6 +22,7 @@ mod events;
 mod identity;
 mod js;
 mod navigation;
+mod outbox;
 mod product_ld;
 mod session;
 

@@ -62,6 +62,8 @@ pub fn sdk(tools: &Tools) -> Result {
     let out = sdk_dir(tools);
     let raw = tools.root.join("target/sdk-bindgen");
     fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    // JavaScript modules a crate imports (`#[wasm_bindgen(module = ...)]`) land in `snippets/`.
+    let _ = fs::remove_dir_all(raw.join("snippets"));
     for (krate, name) in MODULES {
         let wasm = tools.root.join(format!(
             "target/wasm32-unknown-unknown/release/{krate}.wasm"
@@ -86,6 +88,10 @@ pub fn sdk(tools: &Tools) -> Result {
             &glue,
         )?;
         minify(tools, &glue, &out.join(format!("{name}.js")))?;
+    }
+    for snippet in snippets(&raw.join("snippets")) {
+        let to = out.join(snippet.strip_prefix(&raw).map_err(|e| e.to_string())?);
+        minify(tools, &snippet, &to)?;
     }
     minify(
         tools,
@@ -123,48 +129,127 @@ fn optimise(tools: &Tools, from: &Path, to: &Path, glue: &Path) -> Result {
     let wasm = fs::read(to).map_err(|e| format!("{}: {e}", to.display()))?;
     let imports = wasm_imports(&wasm).ok_or("cannot read the wasm's import section")?;
     let text = fs::read_to_string(glue).map_err(|e| format!("{}: {e}", glue.display()))?;
-    let text = rename(&text, &String::from_utf8_lossy(&out.stdout), &imports)?;
+    let (text, snippet_renames) = rename(&text, &String::from_utf8_lossy(&out.stdout), &imports)?;
+    let dir = glue.parent().ok_or("the glue has no directory")?;
+    rename_snippet_exports(dir, &snippet_renames)?;
     fs::write(glue, text).map_err(|e| format!("{}: {e}", glue.display()))
 }
 
+/// A renamed import of one of the crate's JavaScript modules: (module, old name, new name).
+type SnippetRename = (String, String, String);
+
 /// Applies wasm-opt's renaming (`["module", "import", "new"]` and `["export", "new"]` lines of
 /// its JSON) to wasm-bindgen's glue; `imports` are the (module, name) pairs of the renamed wasm.
-fn rename(glue: &str, renaming: &str, imports: &[(String, String)]) -> Result<String> {
+/// Imports from the crate's own JavaScript modules (`./snippets/...`) are renamed where they are
+/// defined: returned as (module, old name, new name) for `rename_snippet_exports`.
+fn rename(
+    glue: &str,
+    renaming: &str,
+    imports: &[(String, String)],
+) -> Result<(String, Vec<SnippetRename>)> {
     let mut glue = glue.to_string();
-    let mut modules = Vec::new();
+    let mut modules: Vec<(String, String)> = Vec::new();
+    let mut snippet_renames = Vec::new();
     for line in renaming.lines() {
         // The quoted strings of the line; these names never contain quotes.
         let parts: Vec<&str> = line.split('"').skip(1).step_by(2).collect();
         match parts[..] {
             [module, import, new] => {
-                if !modules.contains(&module) {
-                    modules.push(module);
+                let renamed_module = imports
+                    .iter()
+                    .find(|(_, name)| name == new)
+                    .map(|(m, _)| m.clone())
+                    .ok_or_else(|| format!("wasm-opt's import {new:?} is not in the wasm"))?;
+                if !modules.iter().any(|(old, _)| old == module) {
+                    modules.push((module.to_string(), renamed_module));
                 }
-                glue = replace_word(&glue, "", import, new);
+                if module.starts_with("./snippets/") {
+                    snippet_renames.push((module.to_string(), import.to_string(), new.to_string()));
+                } else {
+                    glue = replace_word(&glue, "", import, new);
+                }
             }
             [export, new] => glue = replace_word(&glue, "wasm.", export, new),
             _ => {}
         }
     }
-    let minified_modules: Vec<&str> = imports.iter().map(|(m, _)| m.as_str()).collect();
-    match (&modules[..], minified_modules.first()) {
-        ([old], Some(new)) if minified_modules.iter().all(|m| m == new) => {
-            glue = glue.replace(&format!("\"{old}\":"), &format!("\"{new}\":"));
-        }
-        _ => {
-            return Err(format!(
-                "expected one import module, wasm-opt renamed {modules:?}"
-            ))
-        }
+    // wasm-opt gives every import the same new module: the crate's own modules' namespaces are
+    // merged into the glue's import object for it (their renamed exports never clash).
+    glue = merge_snippet_namespaces(&glue, &modules);
+    // Keys of the import object; `import ... from "./snippets/..."` lines keep their paths.
+    for (old, new) in &modules {
+        glue = glue.replace(&format!("\"{old}\":"), &format!("\"{new}\":"));
     }
-    // Every import of the wasm must now be a key of the glue's import object.
-    if let Some((_, missing)) = imports
-        .iter()
-        .find(|(_, name)| !glue.contains(&format!("{name}: function")))
-    {
+    // Every import but those of the crate's own modules must now be a key of the glue's import
+    // object.
+    if let Some((_, missing)) = imports.iter().find(|(module, name)| {
+        !module.starts_with("./snippets/")
+            && !snippet_renames.iter().any(|(_, _, new)| new == name)
+            && !glue.contains(&format!("{name}: function"))
+    }) {
         return Err(format!("the glue lacks the renamed import {missing:?}"));
     }
-    Ok(glue)
+    Ok((glue, snippet_renames))
+}
+
+/// Removes the import object's entries for `./snippets/...` modules (`"./snippets/m.js": import1,`)
+/// and folds their namespaces into the glue's own module's entry
+/// (`"./tracker_bg.js": Object.assign({}, import1, import0),`).
+fn merge_snippet_namespaces(glue: &str, modules: &[(String, String)]) -> String {
+    let Some((own, _)) = modules
+        .iter()
+        .find(|(old, _)| !old.starts_with("./snippets/"))
+    else {
+        return glue.to_string();
+    };
+    let mut namespaces = Vec::new();
+    let mut lines = Vec::new();
+    for line in glue.lines() {
+        let entry = line.trim();
+        let snippet = modules
+            .iter()
+            .filter(|(old, _)| old.starts_with("./snippets/"))
+            .find_map(|(old, _)| entry.strip_prefix(&format!("\"{old}\": ")));
+        match snippet {
+            Some(value) => namespaces.push(value.trim_end_matches(',').to_string()),
+            None => lines.push(line.to_string()),
+        }
+    }
+    if namespaces.is_empty() {
+        return glue.to_string();
+    }
+    let key = format!("\"{own}\": ");
+    for line in &mut lines {
+        if let Some(at) = line.find(&key) {
+            let value = line[at + key.len()..].trim_end_matches(',').to_string();
+            let merged = format!("Object.assign({{}}, {}, {value})", namespaces.join(", "));
+            *line = format!("{}{key}{merged},", &line[..at]);
+        }
+    }
+    let mut out = lines.join("\n");
+    if glue.ends_with('\n') {
+        out.push('\n');
+    }
+    out
+}
+
+/// Renames the exports of the crate's JavaScript modules that the wasm imports directly
+/// (`export function old(` becomes `export function new(`); `dir` holds the glue.
+fn rename_snippet_exports(dir: &Path, renames: &[SnippetRename]) -> Result {
+    for (module, old, new) in renames {
+        let path = dir.join(module.trim_start_matches("./"));
+        let text = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let from = format!("export function {old}(");
+        if !text.contains(&from) {
+            return Err(format!(
+                "{} does not define `{from}` (the wasm imports it)",
+                path.display()
+            ));
+        }
+        let text = text.replace(&from, &format!("export function {new}("));
+        fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// Replaces `prefix` + `word` by `prefix` + `new` where `word` is a whole identifier.
@@ -239,6 +324,21 @@ fn wasm_imports(wasm: &[u8]) -> Option<Vec<(String, String)>> {
     Some(Vec::new())
 }
 
+/// Every JavaScript file under `dir` (wasm-bindgen's snippets), at any depth.
+pub fn snippets(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(snippets(&path));
+        } else if path.extension().is_some_and(|e| e == "js") {
+            found.push(path);
+        }
+    }
+    found.sort();
+    found
+}
+
 /// Minifies JavaScript with esbuild (the pinned copy wrangler brings): the wasm-bindgen glue and
 /// the stub are downloaded by every shop page, so their bytes count.
 fn minify(tools: &Tools, from: &Path, to: &Path) -> Result {
@@ -302,12 +402,58 @@ mod tests {
                         \"exports\": [\n  [\"__wbindgen_malloc\", \"Ya\"],\n  [\"start\", \"Ra\"],\n ]\n}";
         let imports = [("a".to_string(), "c".to_string())];
         assert_eq!(
-            rename(glue, renaming, &imports).unwrap(),
+            rename(glue, renaming, &imports).unwrap().0,
             "const import0 = { c: function(arg0) { return arg0.cookie; } };\n\
              return { \"a\": import0 };\nwasm.Ya(1); wasm.Ra();"
         );
         // An import the glue does not define means the renaming went wrong: fail the build.
         let more = [imports[0].clone(), ("a".to_string(), "zz".to_string())];
         assert!(rename(glue, renaming, &more).is_err());
+    }
+
+    #[test]
+    fn imports_from_the_crates_own_modules_are_renamed_where_they_are_defined() {
+        let glue = "import * as import1 from \"./snippets/t-1/js/outbox.js\"\n\
+                    const import0 = { __wbg_x_1: function() {} };\n\
+                    return {\n  \"./tracker_bg.js\": import0,\n  \"./snippets/t-1/js/outbox.js\": import1,\n};";
+        let renaming = "[\"./tracker_bg.js\", \"__wbg_x_1\", \"c\"],\n\
+                        [\"./snippets/t-1/js/outbox.js\", \"save\", \"d\"],";
+        let imports = [
+            ("a".to_string(), "c".to_string()),
+            ("a".to_string(), "d".to_string()),
+        ];
+        let (glue, renames) = rename(glue, renaming, &imports).unwrap();
+        // The import statement keeps its path; the module's namespace joins the import object's
+        // one entry, under the new module name.
+        assert_eq!(
+            glue,
+            "import * as import1 from \"./snippets/t-1/js/outbox.js\"\n\
+             const import0 = { c: function() {} };\n\
+             return {\n  \"a\": Object.assign({}, import1, import0),\n};"
+        );
+        assert_eq!(
+            renames,
+            [(
+                "./snippets/t-1/js/outbox.js".into(),
+                "save".into(),
+                "d".into()
+            )]
+        );
+        let dir = std::env::temp_dir().join(format!("orbita-rename-{}", std::process::id()));
+        let file = dir.join("snippets/t-1/js/outbox.js");
+        fs::create_dir_all(file.parent().unwrap()).unwrap();
+        fs::write(
+            &file,
+            "export function save(list) {}\nexport function saved() {}",
+        )
+        .unwrap();
+        rename_snippet_exports(&dir, &renames).unwrap();
+        assert_eq!(
+            fs::read_to_string(&file).unwrap(),
+            "export function d(list) {}\nexport function saved() {}"
+        );
+        // A renamed import the module does not export fails the build.
+        assert!(rename_snippet_exports(&dir, &renames).is_err());
+        fs::remove_dir_all(dir).unwrap();
     }
 }

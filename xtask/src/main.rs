@@ -7,7 +7,7 @@
 //!   end-to-end tests against a real `wrangler dev`, a short fuzz run and the kill test.
 //! - `cargo xtask size [--json]`: raw and gzip sizes of what a shop page downloads.
 //! - `cargo xtask build`: build the SDK, widgets, demo site and worker.
-//! - `cargo xtask e2e`: build, then only the end-to-end tests (quicker while iterating).
+//! - `cargo xtask e2e [FILE...]`: build, then only the end-to-end tests (or the files named).
 //! - `cargo xtask fuzz [--seconds N]`: each cargo-fuzz target for N seconds (needs nightly).
 //! - `cargo xtask bench collector [--seconds N] [--json] [--wrangler]`: loopback throughput vs a
 //!   null worker, on workerd directly (or under wrangler dev).
@@ -49,7 +49,7 @@ fn main() -> ExitCode {
         "build" => tools::ensure(false).and_then(|t| build::all(&t)).map(drop),
         "demo" => demo(flags),
         "test" => test(),
-        "e2e" => tools::ensure(true).and_then(|t| build::all(&t).and_then(|()| e2e(&t))),
+        "e2e" => tools::ensure(true).and_then(|t| build::all(&t).and_then(|()| e2e(&t, flags))),
         "bench" if flags.iter().any(|f| f == "--help") => {
             match flags.first().map(String::as_str) {
                 Some("tracker") => println!("{}", bench_tracker::HELP),
@@ -200,7 +200,7 @@ fn click_token(flags: &[String]) -> Result {
 }
 
 /// End-to-end tests against a collector on a free port with a fresh state directory.
-fn e2e(tools: &tools::Tools) -> Result {
+fn e2e(tools: &tools::Tools, files: &[String]) -> Result {
     let state = tools::root().join(format!("target/e2e-state-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&state);
     let port = server::free_port()?;
@@ -208,7 +208,7 @@ fn e2e(tools: &tools::Tools) -> Result {
     let vars = [("ALLOWED_ORIGINS", server::TEST_PARTNER_ORIGIN)];
     let server = server::Collector::start(tools, port, &state, true, &vars)?;
     server.load_demo_feed()?;
-    let outcome = tools.node_tests(&server.base_url(), &state);
+    let outcome = tools.node_tests(&server.base_url(), &state, files);
     server.stop()?;
     let _ = std::fs::remove_dir_all(&state);
     outcome
@@ -260,7 +260,7 @@ fn test() -> Result {
     })?;
     step("build", &mut || build::all(&tools))?;
     step("end-to-end tests (Playwright + wrangler dev)", &mut || {
-        e2e(&tools)
+        e2e(&tools, &[])
     })?;
     step("fuzz: 4 targets, 10 s each", &mut || {
         fuzz::run_all(&tools, 10)

@@ -89,15 +89,13 @@ impl Tools {
     }
 
     /// Runs the end-to-end tests (Node's test runner, Playwright) against a running collector.
-    pub fn node_tests(&self, base_url: &str, state_dir: &Path) -> Result {
+    /// `files` narrows the run to some test files (all of `tests/e2e/` when empty).
+    pub fn node_tests(&self, base_url: &str, state_dir: &Path, files: &[String]) -> Result {
+        let all = ["tests/e2e/*.test.mjs".to_string()];
         run(self
             .command(&self.node)
-            .args([
-                "--test",
-                "--test-concurrency=1",
-                "--test-reporter=spec",
-                "tests/e2e/*.test.mjs",
-            ])
+            .args(["--test", "--test-concurrency=1", "--test-reporter=spec"])
+            .args(if files.is_empty() { &all[..] } else { files })
             .env("ORBITA_BASE_URL", base_url)
             .env("ORBITA_STATE_DIR", state_dir)
             .env("ORBITA_WRITE_KEY", crate::server::DEMO_WRITE_KEY)
