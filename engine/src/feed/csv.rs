@@ -245,13 +245,8 @@ mod tests {
         );
         assert!(!plate.available);
         // Data rows are numbered from 1 below the header; the blank line is row 3.
-        let errors: Vec<(usize, Option<&str>)> = import
-            .errors
-            .iter()
-            .map(|e| (e.row, e.id.as_deref()))
-            .collect();
         assert_eq!(
-            errors,
+            super::super::error_rows(&import),
             [
                 (4, Some("C-3")),
                 (5, None),

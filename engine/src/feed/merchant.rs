@@ -216,12 +216,10 @@ mod tests {
         assert_eq!(a1.top_category(), "Kitchen");
         assert_eq!(a1.brand.as_deref(), Some("Brew & Co"));
         assert!(a1.available && !import.products[1].available);
-        let rows: Vec<(usize, Option<&str>)> = import
-            .errors
-            .iter()
-            .map(|e| (e.row, e.id.as_deref()))
-            .collect();
-        assert_eq!(rows, [(2, Some("A2")), (3, None)]);
+        assert_eq!(
+            super::super::error_rows(&import),
+            [(2, Some("A2")), (3, None)]
+        );
         assert!(import.errors[0].reason.contains("price"));
     }
 

@@ -177,6 +177,16 @@ fn sale(regular: f64, sale: Option<f64>) -> (f64, Option<f64>) {
     }
 }
 
+/// `(row, id)` of each bad entry, for the parsers' tests.
+#[cfg(test)]
+fn error_rows(import: &FeedImport) -> Vec<(usize, Option<&str>)> {
+    import
+        .errors
+        .iter()
+        .map(|e| (e.row, e.id.as_deref()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -398,13 +398,8 @@ mod tests {
         assert_eq!((floor.price, floor.currency.as_str()), (99.5, "USD"));
         assert_eq!(floor.category, "Home > Lighting");
         assert!(!floor.available);
-        let errors: Vec<(usize, Option<&str>)> = import
-            .errors
-            .iter()
-            .map(|e| (e.row, e.id.as_deref()))
-            .collect();
         assert_eq!(
-            errors,
+            super::super::error_rows(&import),
             [
                 (3, Some("L-3")),
                 (4, None),
