@@ -19,12 +19,11 @@
 //! "Cannot perform I/O on behalf of a different request" — or cancels them as hung. Seen under
 //! `cargo xtask bench collector`.) So every request's I/O, including the round trips it leads,
 //! runs in its own context. If a lead is handed to a request that was cancelled meanwhile, the
-//! queue would stall: a request that finds the lead silent for longer than `STALE_LEAD_MS` takes
-//! it over.
+//! queue would stall: a living request (waiting or newly arrived) that finds the lead silent for
+//! longer than `STALE_LEAD_MS` takes it over itself.
 
 use std::cell::RefCell;
 use std::rc::Rc;
-
 use std::time::Duration;
 
 use worker::js_sys::Date;
@@ -72,54 +71,48 @@ pub async fn batch(db: &D1Database, statements: Vec<D1PreparedStatement>) -> Res
         return Ok(Vec::new());
     }
     let turn = Rc::new(RefCell::new(Turn::Waiting));
-    let now = Date::now();
-    let lead = QUEUE.with(|q| {
-        let mut q = q.borrow_mut();
-        let free = q
-            .lead_since_ms
-            .is_none_or(|since| now - since > STALE_LEAD_MS);
-        if free {
-            q.lead_since_ms = Some(now);
-            q.generation += 1;
-            // After a take-over, the lost lead's waiters go along.
-            Some((std::mem::take(&mut q.waiting), q.generation))
-        } else {
-            None
-        }
-    });
-    if let Some((mut group, generation)) = lead {
-        group.push(Ticket {
+    QUEUE.with(|q| {
+        q.borrow_mut().waiting.push(Ticket {
             statements,
             turn: turn.clone(),
-        });
-        run_round(db, group, generation).await;
-    } else {
-        QUEUE.with(|q| {
-            q.borrow_mut().waiting.push(Ticket {
-                statements,
-                turn: turn.clone(),
-            })
-        });
-        while matches!(*turn.borrow(), Turn::Waiting) {
-            Delay::from(POLL).await;
-            take_over_if_stale();
+        })
+    });
+    loop {
+        if matches!(*turn.borrow(), Turn::Done(_)) {
+            break;
         }
-        if matches!(*turn.borrow(), Turn::Lead) {
-            let (group, generation) = QUEUE.with(|q| {
-                let mut q = q.borrow_mut();
-                q.lead_since_ms = Some(Date::now());
-                (std::mem::take(&mut q.waiting), q.generation)
-            });
-            run_round(db, group, generation).await;
+        match take_lead(&turn) {
+            Some((group, generation)) => run_round(db, group, generation).await,
+            None => Delay::from(POLL).await,
         }
     }
     match turn.replace(Turn::Waiting) {
         Turn::Done(Ok(results)) => Ok(results),
         Turn::Done(Err(reason)) => Err(Error::RustError(reason)),
-        _ => Err(Error::RustError(
-            "group commit: request left unsettled".into(),
-        )),
+        _ => unreachable!("the loop ends on Done"),
     }
+}
+
+/// The queued tickets to send, if this request leads now: it was handed the lead, or no write is
+/// in flight, or the lead has been silent longer than `STALE_LEAD_MS` (its request was cancelled:
+/// this request, which is alive, takes over, with the lost lead's waiters).
+fn take_lead(turn: &RefCell<Turn>) -> Option<(Vec<Ticket>, u64)> {
+    let now = Date::now();
+    QUEUE.with(|q| {
+        let mut q = q.borrow_mut();
+        let handed = matches!(*turn.borrow(), Turn::Lead);
+        let free = q
+            .lead_since_ms
+            .is_none_or(|since| now - since > STALE_LEAD_MS);
+        if q.waiting.is_empty() || !(handed || free) {
+            return None;
+        }
+        if !handed {
+            q.generation += 1;
+        }
+        q.lead_since_ms = Some(now);
+        Some((std::mem::take(&mut q.waiting), q.generation))
+    })
 }
 
 /// Sends one group's statements, settles every ticket in it, and passes the lead on.
@@ -152,22 +145,6 @@ async fn run_round(db: &D1Database, group: Vec<Ticket>, generation: u64) {
 /// Records a ticket's outcome; its request sees it on its next look.
 fn settle(ticket: &Ticket, outcome: std::result::Result<Vec<D1Result>, String>) {
     *ticket.turn.borrow_mut() = Turn::Done(outcome);
-}
-
-/// Hands a silent lead to the oldest waiter (its request was cancelled, or is stuck).
-fn take_over_if_stale() {
-    let now = Date::now();
-    QUEUE.with(|q| {
-        let mut q = q.borrow_mut();
-        let stale = q
-            .lead_since_ms
-            .is_some_and(|since| now - since > STALE_LEAD_MS);
-        if stale && !q.waiting.is_empty() {
-            q.generation += 1;
-            q.lead_since_ms = Some(now);
-            *q.waiting[0].turn.borrow_mut() = Turn::Lead;
-        }
-    });
 }
 
 /// Gives the lead to the oldest waiter, or marks the queue idle.
