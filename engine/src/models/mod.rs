@@ -186,17 +186,29 @@ impl NeighbourTable {
     /// history product behind it as its reason.
     pub fn recommend(&self, history: &[(u32, f32)], k: usize) -> Vec<Scored> {
         let (scores, because) = self.score(history);
-        let mut own: Vec<u32> = history.iter().map(|h| h.0).collect();
-        own.sort_unstable();
-        top_k(&scores, &own, k)
-            .into_iter()
-            .map(|p| Scored {
-                product: p,
-                score: scores[p as usize],
-                reason: Reason::RelatedTo(because[p as usize]),
-            })
-            .collect()
+        best_unseen(&scores, history, k, |p| {
+            Reason::RelatedTo(because[p as usize])
+        })
     }
+}
+
+/// The `k` best-scored products outside the visitor's `history`, each with its reason.
+fn best_unseen(
+    scores: &[f32],
+    history: &[(u32, f32)],
+    k: usize,
+    reason: impl Fn(u32) -> Reason,
+) -> Vec<Scored> {
+    let mut own: Vec<u32> = history.iter().map(|h| h.0).collect();
+    own.sort_unstable();
+    top_k(scores, &own, k)
+        .into_iter()
+        .map(|p| Scored {
+            product: p,
+            score: scores[p as usize],
+            reason: reason(p),
+        })
+        .collect()
 }
 
 /// Keeps the `n` strongest entries of a dense row as (index, value) pairs, strongest first

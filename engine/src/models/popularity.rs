@@ -1,6 +1,6 @@
 //! Popularity: products ranked by the summed weight of the visitors who chose them.
 
-use super::{top_k, Histories, Reason, Scored};
+use super::{best_unseen, Histories, Reason, Scored};
 
 /// Weighted popularity of every product (0 for products nobody chose).
 #[derive(Debug, Clone, PartialEq)]
@@ -29,16 +29,7 @@ impl Popularity {
             .iter()
             .map(|&w| if w > 0.0 { w } else { f32::NEG_INFINITY })
             .collect();
-        let mut own: Vec<u32> = history.iter().map(|h| h.0).collect();
-        own.sort_unstable();
-        top_k(&scores, &own, k)
-            .into_iter()
-            .map(|p| Scored {
-                product: p,
-                score: scores[p as usize],
-                reason: Reason::Popular,
-            })
-            .collect()
+        best_unseen(&scores, history, k, |_| Reason::Popular)
     }
 }
 
