@@ -28,34 +28,30 @@ pub struct FeedJob {
     /// Only upsert: leave products the feed does not list as they are.
     pub partial: bool,
     /// Products per request.
-    pub part_size: Option<usize>,
+    pub part_size: usize,
     /// The admin key (the demo's unless `ORBITA_ADMIN_KEY` is set).
     pub admin_key: String,
 }
 
 impl FeedJob {
-    /// Reads the job from the command line.
+    /// Reads the job from the command line (the file first, as `click-token` takes its contact).
     pub fn from_flags(flags: &[String]) -> Result<FeedJob> {
-        let value = |name: &str| crate::flag_value(flags, name);
         let path = flags
-            .iter()
-            .enumerate()
-            .find(|(i, f)| {
-                !f.starts_with("--")
-                    && (*i == 0
-                        || !matches!(
-                            flags[i - 1].as_str(),
-                            "--port" | "--format" | "--part-size"
-                        ))
-            })
-            .map(|(_, f)| f.clone())
+            .first()
+            .filter(|f| !f.starts_with("--"))
             .ok_or("usage: cargo xtask feed FILE [--port N] [--format merchant|yml|csv] [--partial] [--part-size N]")?;
+        let number = |name: &str, default: usize| {
+            crate::flag_value(flags, name).map_or(Ok(default), |v| {
+                v.parse()
+                    .map_err(|_| format!("{name} {v:?} is not a number"))
+            })
+        };
         Ok(FeedJob {
-            path,
-            port: value("--port").and_then(|p| p.parse().ok()).unwrap_or(8787),
-            format: value("--format"),
+            path: path.clone(),
+            port: u16::try_from(number("--port", 8787)?).map_err(|e| format!("--port: {e}"))?,
+            format: crate::flag_value(flags, "--format"),
             partial: flags.iter().any(|f| f == "--partial"),
-            part_size: value("--part-size").and_then(|n| n.parse().ok()),
+            part_size: number("--part-size", DEFAULT_PART)?,
             admin_key: std::env::var("ORBITA_ADMIN_KEY").unwrap_or_else(|_| DEMO_ADMIN_KEY.into()),
         })
     }
@@ -101,7 +97,7 @@ pub fn import(job: &FeedJob) -> Result {
         .map_err(|e| e.to_string())?
         .as_millis();
     let auth = format!("Bearer {}", job.admin_key);
-    let part_size = job.part_size.unwrap_or(DEFAULT_PART).max(1);
+    let part_size = job.part_size.max(1);
     for (n, part) in import.products.chunks(part_size).enumerate() {
         let body = serde_json::json!({"offset": n * part_size, "products": part}).to_string();
         let (status, answer) = request(
