@@ -56,8 +56,8 @@ struct ProductsPart {
 struct Options {
     full: bool,
     format: Option<String>,
-    /// The import's timestamp (ms): `run`, or now.
-    run: i64,
+    /// The import's timestamp (ms), when the request names one (`run`).
+    run: Option<i64>,
 }
 
 impl Options {
@@ -65,17 +65,13 @@ impl Options {
         let mut options = Options {
             full: true,
             format: None,
-            run: Date::now().as_millis() as i64,
+            run: None,
         };
         for (key, value) in req.url()?.query_pairs() {
             match key.as_ref() {
                 "mode" => options.full = value != "partial",
                 "format" => options.format = Some(value.into_owned()),
-                "run" => {
-                    if let Ok(run) = value.parse() {
-                        options.run = run;
-                    }
-                }
+                "run" => options.run = value.parse().ok().or(options.run),
                 _ => {}
             }
         }
@@ -90,6 +86,9 @@ pub async fn import(mut req: Request, env: &Env) -> Result<Response> {
         Err(refusal) => return Ok(refusal),
     };
     let options = Options::of(&req)?;
+    let run = options
+        .run
+        .unwrap_or_else(|| Date::now().as_millis() as i64);
     let json_body = req
         .headers()
         .get("content-type")?
@@ -170,13 +169,13 @@ pub async fn import(mut req: Request, env: &Env) -> Result<Response> {
             .collect();
         let params = [
             JsValue::from(site.id.as_str()),
-            JsValue::from_f64(options.run as f64),
+            JsValue::from_f64(run as f64),
             JsValue::from(serde_json::Value::Array(rows).to_string()),
         ];
         statements.push(db.prepare(UPSERT_PRODUCTS).bind(&params)?);
     }
     if options.full {
-        statements.push(retire_statement(&db, &site.id, options.run)?);
+        statements.push(retire_statement(&db, &site.id, run)?);
     }
     // One batch is one transaction: a feed is imported whole or not at all.
     db.batch(statements).await?;
@@ -184,7 +183,7 @@ pub async fn import(mut req: Request, env: &Env) -> Result<Response> {
         200,
         &json!({
             "success": true, "imported": import.products.len(), "errors": errors, "format": format,
-            "mode": if options.full {"full"} else {"partial"}, "run": options.run,
+            "mode": if options.full {"full"} else {"partial"}, "run": run,
         }),
     )
 }
@@ -201,12 +200,7 @@ pub async fn retire(req: Request, env: &Env) -> Result<Response> {
         Ok(site) => site,
         Err(refusal) => return Ok(refusal),
     };
-    let run = req
-        .url()?
-        .query_pairs()
-        .find(|(k, _)| k == "run")
-        .and_then(|(_, v)| v.parse::<i64>().ok());
-    let Some(run) = run else {
+    let Some(run) = Options::of(&req)?.run else {
         return reply::error(
             400,
             "missing_run",
