@@ -119,11 +119,7 @@ impl Collector {
                 vars.iter()
                     .flat_map(|(k, v)| ["--var".to_string(), format!("{k}:{v}")]),
             )
-            .stdin(Stdio::null())
-            .stdout(std::io::stderr())
-            .current_dir(dir)
-            // Its own process group, so stopping it stops workerd too.
-            .process_group(0);
+            .current_dir(dir);
         Self::spawn(cmd, port, "wrangler dev")
     }
 
@@ -138,15 +134,17 @@ impl Collector {
                 "--external-addr=loopback=127.0.0.1:{}",
                 free_port()?
             ))
-            .arg(config)
-            .stdin(Stdio::null())
-            .process_group(0);
+            .arg(config);
         Self::spawn(cmd, port, "workerd")
     }
 
-    /// Starts `cmd` (in its own process group, so stopping it stops what it started) and waits
-    /// until `GET /v1/health` on `port` answers.
+    /// Starts `cmd` and waits until `GET /v1/health` on `port` answers.
     fn spawn(mut cmd: Command, port: u16, what: &str) -> Result<Self> {
+        // Its own process group, so stopping it stops what it started (wrangler's workerd).
+        // Progress, not results: stdout stays free for tables and `--json` rows.
+        cmd.stdin(Stdio::null())
+            .stdout(std::io::stderr())
+            .process_group(0);
         let child = cmd
             .spawn()
             .map_err(|e| format!("cannot start {what}: {e}"))?;
