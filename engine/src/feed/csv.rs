@@ -52,7 +52,7 @@ fn delimiter(text: &str) -> u8 {
     }
 }
 
-/// Parses a CSV feed (see `feed::parse_csv` for the columns).
+/// Parses a CSV feed (see `FeedFormat::Csv` for the columns).
 pub fn parse(text: &str) -> FeedImport {
     let text = text.trim_start_matches('\u{feff}');
     let mut out = FeedImport::default();

@@ -36,7 +36,11 @@ pub enum FeedFormat {
     Merchant,
     /// YML, Yandex Market Language: `<yml_catalog><shop>` with `<categories>` and `<offers>`.
     Yml,
-    /// CSV with a header row (see [`parse_csv`] for the columns).
+    /// CSV with a header row. The header names the columns, in any order and case: `id`, `title` (or
+    /// `name`), `price`, `old_price` (or `oldprice`, `compare_at_price`), `currency`, `category` (or
+    /// `category_path`, `product_type`), `availability` (or `available`, `in_stock`), `image` (or
+    /// `image_url`, `image_link`, `picture`), `url` (or `link`), `brand` (or `vendor`); every other
+    /// column is an attribute. `,` or `;` separated, quoted fields per RFC 4180.
     Csv,
 }
 
@@ -95,21 +99,6 @@ pub fn parse_feed(text: &str, format: FeedFormat) -> FeedImport {
 /// reported as an error row; entries before it are kept.
 pub fn parse_merchant_feed(xml: &str) -> FeedImport {
     merchant::parse(xml)
-}
-
-/// Parses a YML feed (`yml_catalog`): offers with their category path from `<categories>`,
-/// `<param>` elements as attributes.
-pub fn parse_yml(xml: &str) -> FeedImport {
-    yml::parse(xml)
-}
-
-/// Parses a CSV feed. The header names the columns, in any order and case: `id`, `title` (or
-/// `name`), `price`, `old_price` (or `oldprice`, `compare_at_price`), `currency`, `category` (or
-/// `category_path`, `product_type`), `availability` (or `available`, `in_stock`), `image` (or
-/// `image_url`, `image_link`, `picture`), `url` (or `link`), `brand` (or `vendor`); every other
-/// column is an attribute. `,` or `;` separated, quoted fields per RFC 4180.
-pub fn parse_csv(text: &str) -> FeedImport {
-    csv::parse(text)
 }
 
 /// Parses a price: `"49.00 USD"` (Merchant Center), or `"49.00"` / `"49,00"` with the currency
