@@ -13,6 +13,7 @@ extern crate alloc;
 
 pub mod auth;
 pub mod ecommerce;
+pub mod experiment;
 pub mod ids;
 pub mod limits;
 pub mod names;
