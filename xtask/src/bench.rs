@@ -1,10 +1,11 @@
 //! `cargo xtask bench collector [--seconds N] [--json] [--wrangler]`: loopback throughput,
 //! measured in one run against a baseline on the same machine, with wrk (Debian's package).
 //!
-//! Rows: the null worker (a JS worker answering 204, the ceiling of the runtime), the collector with one event per request (`/v1/track`), and the collector with
-//! 50-event batches (`/v1/batch`). Columns: requests/s, events/s, ratio to the null worker's
-//! requests/s, non-2xx answers. `--json` prints one object per row with the fields
-//! `config`, `requests_per_s`, `events_per_s`, `ratio_to_null`, `non_2xx`, `seconds`.
+//! Rows: the null worker (a JS worker answering 204, the ceiling of the runtime), the collector
+//! with one event per request (`/v1/track`), the collector with 50-event batches (`/v1/batch`),
+//! and the latency of recommendation blocks (`GET /v1/recommendations`, one connection).
+//! Columns: requests/s, events/s, ratio to the null worker's requests/s, p50 and p99 latency,
+//! non-2xx answers. `--json` prints one object per row (fields in [`HELP`]).
 
 use std::path::Path;
 use std::process::Command;
@@ -23,55 +24,115 @@ D1), without wrangler's proxy; --wrangler measures them under `wrangler dev` ins
 per-key rate limit is lifted for the run (KEY_LIMIT_PER_MINUTE).
 
 Rows: null worker (204); collector, 1 event per request (POST /v1/track); collector, 50-event
-batches (POST /v1/batch, one visitor per batch as the tracker sends them).
+batches (POST /v1/batch, one visitor per batch as the tracker sends them); recommendation blocks
+for the home and a product placement (GET /v1/recommendations, 6 items, after the demo feed is
+imported and the ingest rows stored their events), measured with ONE connection (wrk -t1 -c1), so
+p50/p99 are the latency of one request on loopback, not a loaded queue's (goal p99 <= 5 ms).
 
 --json prints one object per row with the fields:
   config          the row's name
   requests_per_s  requests answered per second
   events_per_s    events stored per second (requests/s x events per request)
   ratio_to_null   requests/s divided by the null worker's requests/s in this run
+  p50_ms          median latency in milliseconds (wrk --latency)
+  p99_ms          99th percentile latency in milliseconds
+  connections     concurrent connections of the row (32 for throughput, 1 for latency)
   non_2xx         answers that were not 2xx (must be 0)
   seconds         the measuring time of each row";
 
 struct Row {
     config: &'static str,
-    requests_per_s: f64,
     events_per_request: u32,
-    non_2xx: u64,
+    connections: u32,
+    load: Load,
 }
 
 impl Row {
     /// (requests/s, events/s, ratio to the null worker's requests/s).
     fn figures(&self, null_rps: f64) -> (f64, f64, f64) {
+        let rps = self.load.requests_per_s;
         (
-            self.requests_per_s,
-            self.requests_per_s * f64::from(self.events_per_request),
-            self.requests_per_s / null_rps,
+            rps,
+            rps * f64::from(self.events_per_request),
+            rps / null_rps,
         )
     }
 }
 
 /// What wrk reported for one run.
-fn wrk(tools: &Tools, port: u16, script: Option<&str>, seconds: u32) -> Result<(f64, u64)> {
+struct Load {
+    requests_per_s: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    non_2xx: u64,
+}
+
+/// What to send: a wrk script from `bench/wrk` (POSTs) or a GET of a path.
+enum Send<'a> {
+    Script(&'a str),
+    Get(&'a str),
+}
+
+/// Runs wrk for `seconds` with `connections` (one thread per 16 connections, at least one).
+fn wrk(tools: &Tools, port: u16, send: Send, seconds: u32, connections: u32) -> Result<Load> {
+    let threads = connections.div_ceil(16).clamp(1, 2);
     let mut cmd = Command::new("wrk");
-    cmd.args(["-t2", "-c32", &format!("-d{seconds}s")]);
-    if let Some(script) = script {
-        cmd.arg("-s").arg(tools.root.join("bench/wrk").join(script));
-    }
-    cmd.arg(format!("http://127.0.0.1:{port}/v1/health"));
+    cmd.args([
+        format!("-t{threads}"),
+        format!("-c{connections}"),
+        format!("-d{seconds}s"),
+        "--latency".to_string(),
+    ]);
+    let path = match send {
+        Send::Script(script) => {
+            cmd.arg("-s").arg(tools.root.join("bench/wrk").join(script));
+            "/v1/health"
+        }
+        Send::Get(path) => {
+            // A page of the collector's own origin, as the widgets ask.
+            cmd.args(["-H", &format!("Origin: http://127.0.0.1:{port}")]);
+            path
+        }
+    };
+    cmd.arg(format!("http://127.0.0.1:{port}{path}"));
     let out = cmd.output().map_err(|e| format!("cannot run wrk: {e}"))?;
     let text = String::from_utf8_lossy(&out.stdout);
     let field = |label: &str| {
         text.lines()
             .find_map(|l| l.trim().strip_prefix(label).map(|v| v.trim().to_string()))
     };
-    let rps = field("Requests/sec:")
+    let requests_per_s = field("Requests/sec:")
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| format!("wrk said:\n{text}"))?;
-    let non_2xx = field("Non-2xx or 3xx responses:")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    Ok((rps, non_2xx))
+    let percentile = |label: &str| {
+        field(label)
+            .as_deref()
+            .and_then(milliseconds)
+            .ok_or_else(|| format!("no {label} latency in wrk's output:\n{text}"))
+    };
+    Ok(Load {
+        requests_per_s,
+        p50_ms: percentile("50%")?,
+        p99_ms: percentile("99%")?,
+        non_2xx: field("Non-2xx or 3xx responses:")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+    })
+}
+
+/// A wrk duration (`635.91us`, `2.52ms`, `1.10s`) in milliseconds.
+fn milliseconds(text: &str) -> Option<f64> {
+    let split = text.find(|c: char| c.is_ascii_alphabetic())?;
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let scale = match unit {
+        "us" => 0.001,
+        "ms" => 1.0,
+        "s" => 1000.0,
+        "m" => 60_000.0,
+        _ => return None,
+    };
+    Some(number * scale)
 }
 
 /// Installs wrk from Debian's packages if it is missing.
@@ -135,43 +196,61 @@ pub fn collector(tools: &Tools, seconds: u32, json: bool, runtime: Runtime) -> R
 
     let port = free_port()?;
     let null = start(tools, runtime, true, port, &state)?;
-    let _ = wrk(tools, port, None, 2)?; // warm-up
-    let (rps, non_2xx) = wrk(tools, port, None, seconds)?;
+    let _ = wrk(tools, port, Send::Get("/v1/health"), 2, 32)?; // warm-up
+    let load = wrk(tools, port, Send::Get("/v1/health"), seconds, 32)?;
     null.stop()?;
     rows.push(Row {
         config: "null worker (204)",
-        requests_per_s: rps,
         events_per_request: 0,
-        non_2xx,
+        connections: 32,
+        load,
     });
 
     let port = free_port()?;
     let collector = start(tools, runtime, false, port, &state)?;
-    let _ = wrk(tools, port, Some("single.lua"), 2)?;
-    let (rps, non_2xx) = wrk(tools, port, Some("single.lua"), seconds)?;
-    rows.push(Row {
-        config: "collector, 1 event per request",
-        requests_per_s: rps,
-        events_per_request: 1,
-        non_2xx,
-    });
-    let (rps, non_2xx) = wrk(tools, port, Some("batch.lua"), seconds)?;
-    rows.push(Row {
-        config: "collector, 50-event batches",
-        requests_per_s: rps,
-        events_per_request: 50,
-        non_2xx,
-    });
+    collector.load_demo_feed()?;
+    let _ = wrk(tools, port, Send::Script("single.lua"), 2, 32)?;
+    for (config, script, events_per_request) in [
+        ("collector, 1 event per request", "single.lua", 1),
+        ("collector, 50-event batches", "batch.lua", 50),
+    ] {
+        let load = wrk(tools, port, Send::Script(script), seconds, 32)?;
+        rows.push(Row {
+            config,
+            events_per_request,
+            connections: 32,
+            load,
+        });
+    }
+    for (config, path) in [
+        (
+            "recommendations, home (6 items)",
+            "/v1/recommendations?placement=home&limit=6",
+        ),
+        (
+            "recommendations, product (6 items)",
+            "/v1/recommendations?placement=product&product=LL-1001&limit=6",
+        ),
+    ] {
+        let _ = wrk(tools, port, Send::Get(path), 1, 1)?;
+        let load = wrk(tools, port, Send::Get(path), seconds, 1)?;
+        rows.push(Row {
+            config,
+            events_per_request: 0,
+            connections: 1,
+            load,
+        });
+    }
     collector.stop()?;
     let _ = std::fs::remove_dir_all(&state);
 
-    let null_rps = rows[0].requests_per_s;
+    let null_rps = rows[0].load.requests_per_s;
     if json {
         for r in &rows {
             let (rps, eps, ratio) = r.figures(null_rps);
             println!(
-                "{{\"config\":{:?},\"requests_per_s\":{rps:.1},\"events_per_s\":{eps:.1},\"ratio_to_null\":{ratio:.3},\"non_2xx\":{},\"seconds\":{seconds}}}",
-                r.config, r.non_2xx
+                "{{\"config\":{:?},\"requests_per_s\":{rps:.1},\"events_per_s\":{eps:.1},\"ratio_to_null\":{ratio:.3},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"connections\":{},\"non_2xx\":{},\"seconds\":{seconds}}}",
+                r.config, r.load.p50_ms, r.load.p99_ms, r.connections, r.load.non_2xx
             );
         }
     } else {
@@ -179,18 +258,43 @@ pub fn collector(tools: &Tools, seconds: u32, json: bool, runtime: Runtime) -> R
             Runtime::Workerd => "workerd serve (no wrangler proxy)",
             Runtime::WranglerDev => "wrangler dev",
         };
-        println!("{on} on 127.0.0.1, wrk -t2 -c32 -d{seconds}s, one run");
+        println!("{on} on 127.0.0.1, wrk -d{seconds}s per row, one run");
         println!(
-            "{:<34} {:>12} {:>12} {:>14} {:>9}",
-            "config", "requests/s", "events/s", "vs null req/s", "non-2xx"
+            "{:<36} {:>5} {:>11} {:>11} {:>13} {:>8} {:>8} {:>8}",
+            "config",
+            "conns",
+            "requests/s",
+            "events/s",
+            "vs null req/s",
+            "p50 ms",
+            "p99 ms",
+            "non-2xx"
         );
         for r in &rows {
             let (rps, eps, ratio) = r.figures(null_rps);
             println!(
-                "{:<34} {rps:>12.0} {eps:>12.0} {ratio:>14.2} {:>9}",
-                r.config, r.non_2xx
+                "{:<36} {:>5} {rps:>11.0} {eps:>11.0} {ratio:>13.2} {:>8.2} {:>8.2} {:>8}",
+                r.config, r.connections, r.load.p50_ms, r.load.p99_ms, r.load.non_2xx
             );
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::milliseconds;
+
+    #[test]
+    fn wrk_durations_become_milliseconds() {
+        let near = |text: &str, want: f64| {
+            let got = milliseconds(text).unwrap();
+            assert!((got - want).abs() < 1e-9, "{text}: {got} != {want}");
+        };
+        near("635.50us", 0.6355);
+        near("2.52ms", 2.52);
+        near("1.10s", 1100.0);
+        assert_eq!(milliseconds("12"), None);
+        assert_eq!(milliseconds("3.0h"), None);
+    }
 }
