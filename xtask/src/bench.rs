@@ -23,7 +23,8 @@ measured in the same run, with wrk -t2 -c32 for N seconds (default 10) per row. 
 D1), without wrangler's proxy; --wrangler measures them under `wrangler dev` instead. The
 per-key rate limit is lifted for the run (KEY_LIMIT_PER_MINUTE).
 
-Rows: null worker (204); collector, 1 event per request (POST /v1/track); collector, 50-event
+Rows: null worker (204); the collector's GET /v1/health (a Rust/wasm worker doing nothing: the
+runtime's cost of entering our worker, the ceiling for any route of it); collector, 1 event per request (POST /v1/track); collector, 50-event
 batches (POST /v1/batch, one visitor per batch as the tracker sends them); recommendation blocks
 for the home and a product placement (GET /v1/recommendations, 6 items, after the demo feed is
 imported and the ingest rows stored their events), measured with ONE connection (wrk -t1 -c1), so
@@ -210,6 +211,14 @@ pub fn collector(tools: &Tools, seconds: u32, json: bool, runtime: Runtime) -> R
     let collector = start(tools, runtime, false, port, &state)?;
     collector.load_demo_feed()?;
     let _ = wrk(tools, port, Send::Script("single.lua"), 2, 32)?;
+    // The collector's cheapest route: what any Rust/wasm worker pays per request on this runtime.
+    let load = wrk(tools, port, Send::Get("/v1/health"), seconds, 32)?;
+    rows.push(Row {
+        config: "collector, GET /v1/health",
+        events_per_request: 0,
+        connections: 32,
+        load,
+    });
     for (config, script, events_per_request) in [
         ("collector, 1 event per request", "single.lua", 1),
         ("collector, 50-event batches", "batch.lua", 50),
