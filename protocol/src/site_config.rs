@@ -881,4 +881,10 @@ mod tests {
         assert_eq!(error("[]").path, "");
         assert_eq!(error("{").path, "");
     }
+
+    #[test]
+    fn the_demo_shops_configuration_is_valid() {
+        let config = SiteConfig::from_json(include_str!("../../demo-site/site-config.json")).unwrap();
+        assert_eq!(config.widgets.len(), 3);
+    }
 }

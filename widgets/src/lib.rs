@@ -7,6 +7,7 @@
 //! and links and images are limited to http(s) URLs.
 
 mod cards;
+mod forms;
 pub mod rules;
 
 use js_sys::{Function, Reflect};

@@ -137,6 +137,7 @@ fn demo(flags: &[String]) -> Result {
     let state = tools::root().join("target/demo-state");
     let server = server::Collector::start(&tools, port, &state, false, &[])?;
     server.load_demo_feed()?;
+    server.load_demo_site_config()?;
     println!();
     println!(
         "  Lumen & Loom demo shop + Orbita collector: {}/",
