@@ -884,7 +884,8 @@ mod tests {
 
     #[test]
     fn the_demo_shops_configuration_is_valid() {
-        let config = SiteConfig::from_json(include_str!("../../demo-site/site-config.json")).unwrap();
+        let config =
+            SiteConfig::from_json(include_str!("../../demo-site/site-config.json")).unwrap();
         assert_eq!(config.widgets.len(), 3);
     }
 }

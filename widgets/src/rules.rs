@@ -1,7 +1,7 @@
 //! The display-rule engine every widget shares, as pure logic: who is targeted (page path,
 //! device, new or returning visitor, cart value, segment), how often a widget may show (after a
 //! close, after a submission, once per session) and the global silent interval between any two
-//! widgets. The browser glue (`forms`) arms the triggers and asks these functions; the visitor's
+//! widgets. The browser glue (`forms`, `js/forms.js`) arms the triggers and asks these functions; the visitor's
 //! memory is kept as a short text (no serde, no `core::fmt`: both would grow the wasm).
 
 use protocol::site_config::{url_allowed, SESSION_GAP_MS};
@@ -329,15 +329,6 @@ fn push_number(out: &mut String, n: f64) {
     out.extend(digits[i..].iter().map(|&d| char::from(d)));
 }
 
-/// How much of the page has been seen, in percent: the bottom of the viewport against the
-/// document's height (a page that fits the window counts as fully seen).
-pub fn scrolled_percent(scroll_y: f64, viewport_height: f64, document_height: f64) -> u32 {
-    if document_height <= viewport_height || document_height <= 0.0 {
-        return 100;
-    }
-    (((scroll_y + viewport_height) / document_height) * 100.0).clamp(0.0, 100.0) as u32
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -516,13 +507,10 @@ mod tests {
     }
 
     #[test]
-    fn triggers_and_scroll_depth() {
+    fn triggers() {
         assert_eq!(Trigger::parse("delay", 5), Trigger::Delay(5));
         assert_eq!(Trigger::parse("scroll", 500), Trigger::Scroll(100));
         assert_eq!(Trigger::parse("pages", 0), Trigger::Pages(1));
         assert_eq!(Trigger::parse("nonsense", 3), Trigger::Immediate);
-        assert_eq!(scrolled_percent(0.0, 800.0, 600.0), 100);
-        assert_eq!(scrolled_percent(0.0, 800.0, 1600.0), 50);
-        assert_eq!(scrolled_percent(800.0, 800.0, 1600.0), 100);
     }
 }
