@@ -130,22 +130,37 @@ pub mod subscribe {
 /// else must match exactly: `/p/*` matches every product page, `/cart` only the cart. The stub
 /// (`tracker-wasm/js/orbita.js`) mirrors this to decide whether to load the widgets at all.
 pub fn url_matches(pattern: &str, path: &str) -> bool {
-    let mut parts = pattern.split('*');
-    let first = parts.next().unwrap_or("");
-    let Some(mut rest) = path.strip_prefix(first) else {
+    // Byte-wise, with no slicing that could panic: the browser modules must not pull in
+    // core::fmt's panic messages (or the Two-Way string searcher) for this.
+    let mut parts = pattern.split('*').map(str::as_bytes);
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = path.as_bytes().strip_prefix(first) else {
         return false;
     };
-    let parts: alloc::vec::Vec<&str> = parts.collect();
-    let Some((last, middle)) = parts.split_last() else {
-        return rest.is_empty();
-    };
-    for part in middle {
-        match rest.find(part) {
-            Some(at) => rest = &rest[at + part.len()..],
-            None => return false,
+    let mut last: Option<&[u8]> = None;
+    for part in parts {
+        if let Some(middle) = last.replace(part) {
+            match find(rest, middle) {
+                Some(after) => rest = after,
+                None => return false,
+            }
         }
     }
-    rest.len() >= last.len() && rest.ends_with(last)
+    match last {
+        None => rest.is_empty(),
+        Some(last) => rest.ends_with(last),
+    }
+}
+
+/// What follows the first occurrence of `needle` in `haystack`.
+fn find<'a>(haystack: &'a [u8], needle: &[u8]) -> Option<&'a [u8]> {
+    let mut rest = haystack;
+    loop {
+        if let Some(after) = rest.strip_prefix(needle) {
+            return Some(after);
+        }
+        rest = rest.split_first()?.1;
+    }
 }
 
 /// Whether a page's path passes a widget's include and exclude lists.

@@ -10,7 +10,7 @@ const STYLE = ':host{all:initial}'
   + 'dialog.w{border:0;width:min(420px,calc(100vw - 32px));box-shadow:0 20px 60px rgba(0,0,0,.3)}'
   + 'dialog::backdrop{background:rgba(20,18,15,.5)}'
   + '.floating{position:fixed;z-index:2147483000;width:min(340px,calc(100vw - 32px));box-shadow:0 10px 40px rgba(0,0,0,.25)}'
-  + '.bottom-right{right:16px;bottom:16px}.bottom-left{left:16px;bottom:16px}.top-right{right:16px;top:16px}.top-left{left:16px;top:16px}'
+  + '.bottom-right,.bottom-left{bottom:16px}.top-right,.top-left{top:16px}.bottom-right,.top-right{right:16px}.bottom-left,.top-left{left:16px}'
   + '.bar{position:fixed;z-index:2147483000;left:0;right:0;border-radius:0;padding:10px 52px 10px 16px;box-shadow:0 2px 16px rgba(0,0,0,.2)}'
   + '.bar.top{top:0}.bar.bottom{bottom:0}'
   + '.bar form,.bar .head{display:inline-flex;flex-wrap:wrap;align-items:end;gap:4px 12px;vertical-align:middle}'
@@ -25,14 +25,41 @@ const STYLE = ':host{all:initial}'
   + '.submit{margin-top:14px;background:var(--orbita-accent,#2f5d50);color:var(--orbita-accent-text,#fff);border:0;border-radius:6px;padding:10px 18px;min-height:40px;font:inherit;font-weight:600;cursor:pointer}'
   + '.x{position:absolute;top:8px;right:8px;width:32px;height:32px;border:0;border-radius:6px;background:transparent;color:inherit;font:22px/1 system-ui,sans-serif;cursor:pointer}'
   + ':focus-visible{outline:3px solid var(--orbita-focus,#1a5fd0);outline-offset:2px}.done{font-weight:600}'
-  + '@media (prefers-reduced-motion:no-preference){.floating,.bar,dialog.w{animation:in .2s ease-out}}'
-  + '@keyframes in{from{opacity:0;transform:translateY(8px)}}[hidden]{display:none!important}';
+  + '[hidden]{display:none!important}';
 
-const w = window, d = document;
+const w = window, d = document, KEY = 'orbita_widgets';
+let volatile = '';
+
+/** What the rules need from the page: [path, mobile, cart value, segments]. The cart value and
+    segments are the page's own: window.orbitaWidgetContext = {cartValue: 84.5, segments: ['vip']}. */
+export function page() {
+  const c = w.orbitaWidgetContext || {};
+  return [location.pathname, matchMedia('(max-width: 767px), (pointer: coarse)').matches, c.cartValue, c.segments || []];
+}
+
+export function onReady(f) {
+  d.readyState == 'loading' ? d.addEventListener('DOMContentLoaded', f) : f();
+}
+
+/** The triggers are armed: a User Timing mark (like the tracker's) and an event, for shops and tests. */
+export function ready() {
+  try { performance.mark('orbita:forms'); } catch (e) { /* old browser */ }
+  d.dispatchEvent(new Event('orbita:ready'));
+}
+
+/** The widget memory (rules.rs encodes it): in localStorage only while storage is allowed. */
+export function recall(stored) {
+  try { return stored ? localStorage.getItem(KEY) || '' : volatile; } catch (e) { return volatile; }
+}
+export function keep(stored, text) {
+  try { if (stored) return localStorage.setItem(KEY, text); } catch (e) { /* full or blocked */ }
+  volatile = text;
+}
 const on = (target, name, f) => target.addEventListener(name, f, { passive: true });
 
-/** Calls `fire()` once, when `trigger` (from the configuration) says so. */
-export function arm(trigger, value, fire) {
+/** Calls `fire()` once, when the widget's trigger (its `rules` in the configuration) says so. */
+export function arm(rules, fire) {
+  const trigger = rules.trigger, value = rules.triggerValue || 0;
   let done = 0;
   const once = () => { if (!done++) fire(); };
   const ms = value * 1000;
@@ -70,10 +97,10 @@ function check(field, value) {
 }
 
 /** Draws `widget` (its configuration object; `variant` overrides texts and style) and answers
-    the visitor. `done(what)` tells the rule engine: `close` (closed without submitting),
+    the visitor; `settings` are the tracker's (`endpoint`, `writeKey`). `done(what, variant name)` tells the rule engine: `close` (closed without submitting),
     `closed` (closed after submitting) or `submit`. Returns false if there is nowhere to draw. */
-export function draw(widget, variant, site, done) {
-  const kind = widget.kind, id = widget.id, modal = kind == 'popup';
+export function draw(widget, variant, settings, visitor, done) {
+  const kind = widget.kind, id = widget.id, modal = kind == 'popup', vname = variant ? variant.name : null;
   const t = (key, fallback) => (variant && variant.texts && variant.texts[key]) || (widget.texts || {})[key] || fallback;
   let host;
   if (kind == 'embedded') {
@@ -116,13 +143,13 @@ export function draw(widget, variant, site, done) {
 
   const before = d.activeElement;
   let submitted = false, closed = false;
-  const emit = (name) => host.dispatchEvent(new CustomEvent('orbita:' + name, { bubbles: true, composed: true,
-    detail: { widgetId: id, kind, variant: variant ? variant.name : null } }));
+  const emit = (type) => host.dispatchEvent(new CustomEvent('orbita:' + type, { bubbles: true, composed: true,
+    detail: { widgetId: id, kind, variant: vname } }));
   const finish = () => {
     if (closed) return;
     closed = true;
     if (modal && frame.open) frame.close();
-    done(submitted ? 'closed' : 'close');
+    done(submitted ? 'closed' : 'close', vname);
     emit('close');
     host.remove();
     if (modal && before && before.focus) before.focus();
@@ -163,10 +190,10 @@ export function draw(widget, variant, site, done) {
     status.textContent = '';
     if (bad) return bad.focus();
     try {
-      const body = { writeKey: site.writeKey, widgetId: id, fields: values, consent: !!(box && box.checked) };
-      if (variant) body.variant = variant.name;
-      if (site.visitor) body.anonymousId = site.visitor;
-      const res = await fetch(site.endpoint + '/v1/subscribe', { method: 'POST',
+      const body = { writeKey: settings.writeKey, widgetId: id, fields: values, consent: !!(box && box.checked) };
+      if (vname) body.variant = vname;
+      if (visitor) body.anonymousId = visitor;
+      const res = await fetch(settings.endpoint + '/v1/subscribe', { method: 'POST',
         headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
       const answer = await res.json().catch(() => ({}));
       if (!res.ok) {
@@ -182,7 +209,7 @@ export function draw(widget, variant, site, done) {
     form.hidden = true;
     status.textContent = t('success', 'Thank you!');
     host.setAttribute('data-orbita-state', 'submitted');
-    done('submit');
+    done('submit', vname);
     emit('submit');
     if (close) close.focus();
   });

@@ -24,20 +24,35 @@ use crate::rules::{self, Memory, Rules, Trigger, Visit};
 
 #[wasm_bindgen(module = "/js/forms.js")]
 extern "C" {
-    /// Calls `fire()` once when the trigger (`delay`, `scroll`, `idle`, `exit`, `js`, or
-    /// anything else for "now") says so; `value` is its seconds or percent.
-    fn arm(trigger: &str, value: u32, fire: &Function);
-    /// Draws a widget (its configuration object, the variant's or `undefined`) for the site
-    /// (`{endpoint, writeKey, visitor}`); `done(what)` reports `close`, `closed` (after a
-    /// submission) or `submit`. False if there is nowhere to draw it.
-    fn draw(widget: &JsValue, variant: &JsValue, site: &JsValue, done: &Function) -> bool;
+    /// Calls `fire()` once when the widget's trigger (its `rules`: `delay`, `scroll`,
+    /// `idle`, `exit`, `js`, or anything else for "now", with `triggerValue`) says so.
+    fn arm(rules: &JsValue, fire: &Function);
+    /// Draws a widget (its configuration object, the variant's or `undefined`) with the
+    /// tracker's settings (`endpoint`, `writeKey`) and the visitor's anonymous ID; `done(what,
+    /// variant)` reports `close`, `closed` (after a submission) or `submit`. False if there is nowhere to
+    /// draw it.
+    fn draw(
+        widget: &JsValue,
+        variant: &JsValue,
+        settings: &JsValue,
+        visitor: &JsValue,
+        done: &Function,
+    ) -> bool;
+    /// What the rules need from the page: `[path, mobile, cartValue, segments]`; the cart
+    /// value and segments are the page's own (`window.orbitaWidgetContext =
+    /// {cartValue: 84.5, segments: ["vip"]}`).
+    fn page() -> Array;
+    /// Calls `f` once the document is parsed (now, if it is).
+    #[wasm_bindgen(js_name = onReady)]
+    fn on_ready(f: &Function);
+    /// Announces that the triggers are armed: the User Timing mark `orbita:forms` and the
+    /// event `orbita:ready` on the document.
+    fn ready();
+    /// The widget memory: from `localStorage` if `stored`, else from the page's memory.
+    fn recall(stored: bool) -> String;
+    /// Keeps the widget memory: in `localStorage` if `stored`, else in the page's memory.
+    fn keep(stored: bool, text: &str);
 }
-
-/// Where the widget memory is kept when storage is allowed.
-const STORE_KEY: &str = "orbita_widgets";
-/// The page tells the widgets what only it knows: `window.orbitaWidgetContext =
-/// {cartValue: 84.5, segments: ["vip"]}`.
-const CONTEXT: &str = "orbitaWidgetContext";
 
 /// One widget of the configuration: its rules for the engine, the rest as configured.
 struct Widget {
@@ -57,14 +72,10 @@ struct Site {
     visit: Visit,
     /// An overlay is on screen: only one at a time.
     open: bool,
-    /// The variant each drawn widget shows.
-    drawn: Vec<(String, Option<String>)>,
 }
 
 thread_local! {
     static SITE: RefCell<Option<Site>> = const { RefCell::new(None) };
-    /// The memory when storage is not allowed (lives as long as the page).
-    static VOLATILE: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
 fn get(value: &JsValue, key: &str) -> JsValue {
@@ -123,35 +134,27 @@ fn tracker_call(orbita: &Option<Function>, name: &str) -> JsValue {
 }
 
 impl Site {
-    fn storage(&self) -> Option<web_sys::Storage> {
-        let granted = tracker_call(&self.orbita, "consentState").as_string();
-        (granted.as_deref() == Some("granted"))
-            .then(|| web_sys::window()?.local_storage().ok().flatten())
-            .flatten()
+    /// Storage is allowed while the visitor's consent to tracking is granted.
+    fn stored(&self) -> bool {
+        tracker_call(&self.orbita, "consentState")
+            .as_string()
+            .as_deref()
+            == Some("granted")
     }
 
     /// Re-reads the memory (another tab may have shown or closed a widget).
     fn reload(&mut self) {
-        let text = match self.storage() {
-            Some(s) => s.get_item(STORE_KEY).ok().flatten().unwrap_or_default(),
-            None => VOLATILE.with(|v| v.borrow().clone()),
-        };
+        let text = recall(self.stored());
         if !text.is_empty() {
             self.memory = Memory::decode(&text);
         }
     }
 
     fn save(&self) {
-        let text = self.memory.encode();
-        match self.storage() {
-            Some(s) => {
-                let _ = s.set_item(STORE_KEY, &text);
-            }
-            None => VOLATILE.with(|v| *v.borrow_mut() = text),
-        }
+        keep(self.stored(), &self.memory.encode());
     }
 
-    fn track(&self, event: &str, id: &str) {
+    fn track(&self, event: &str, id: &str, variant: &JsValue) {
         let (Some(orbita), Some(widget)) = (&self.orbita, self.widgets.iter().find(|w| w.id == id))
         else {
             return;
@@ -163,13 +166,8 @@ impl Site {
             &ab::WIDGET_KIND.into(),
             &widget.kind.as_str().into(),
         );
-        let variant = self
-            .drawn
-            .iter()
-            .find(|(d, _)| d == id)
-            .and_then(|(_, v)| v.as_deref());
-        if let Some(v) = variant {
-            let _ = Reflect::set(&props, &ab::VARIANT.into(), &v.into());
+        if variant.is_string() {
+            let _ = Reflect::set(&props, &ab::VARIANT.into(), variant);
         }
         let _ = orbita.call3(&JsValue::NULL, &"track".into(), &event.into(), &props);
     }
@@ -180,9 +178,6 @@ impl Site {
 /// answer of `GET /v1/site-config`.
 #[wasm_bindgen]
 pub fn forms(config: JsValue, orbita: JsValue, site: JsValue) {
-    let Some(window) = web_sys::window() else {
-        return;
-    };
     let widgets: Vec<Widget> = list(&site, f::WIDGETS)
         .iter()
         .map(|w| Widget {
@@ -202,59 +197,41 @@ pub fn forms(config: JsValue, orbita: JsValue, site: JsValue) {
         memory: Memory::default(),
         visit: Visit::default(),
         open: false,
-        drawn: Vec::new(),
     };
     state.reload();
     let returning = state.memory.begin_page(Date::now());
     state.save();
-    let context = get(&window, CONTEXT);
-    let mobile = window
-        .match_media("(max-width: 767px), (pointer: coarse)")
-        .ok()
-        .flatten()
-        .is_some_and(|m| m.matches());
+    let page = page();
     state.visit = Visit {
-        path: window.location().pathname().unwrap_or_default(),
-        mobile,
+        path: page.get(0).as_string().unwrap_or_default(),
+        mobile: page.get(1).is_truthy(),
         returning,
-        cart_value: get(&context, "cartValue").as_f64(),
-        segments: strings(&context, "segments"),
+        cart_value: page.get(2).as_f64(),
+        segments: Array::from(&page.get(3))
+            .iter()
+            .filter_map(|v| v.as_string())
+            .collect(),
         pages: state.memory.pages,
     };
-    let armed: Vec<(String, String, u32)> = state
+    // Pages are counted here: that trigger fires as soon as enough pages were seen.
+    let armed: Vec<(String, JsValue)> = state
         .widgets
         .iter()
         .filter(|w| rules::targets(&w.rules, &state.visit))
-        .filter_map(|w| {
-            let trigger = get(&w.config, f::RULES);
-            let (name, value) = match w.rules.trigger {
-                // Counted here: the page itself is the trigger once enough pages were seen.
-                Trigger::Pages(n) if state.visit.pages < n => return None,
-                _ => (
-                    get_text(&trigger, f::TRIGGER),
-                    get_u32(&trigger, f::TRIGGER_VALUE),
-                ),
-            };
-            Some((w.id.clone(), name, value.unwrap_or(0)))
-        })
+        .filter(|w| !matches!(w.rules.trigger, Trigger::Pages(n) if state.visit.pages < n))
+        .map(|w| (w.id.clone(), get(&w.config, f::RULES)))
         .collect();
-    SITE.with(|s| *s.borrow_mut() = Some(state));
+    SITE.with(|s| {
+        if let Ok(mut s) = s.try_borrow_mut() {
+            *s = Some(state);
+        }
+    });
     when_ready(move || {
-        for (id, trigger, value) in armed {
+        for (id, rules) in armed {
             let fire = Closure::once_into_js(move || fire(&id, false));
-            arm(&trigger, value, fire.unchecked_ref());
+            arm(&rules, fire.unchecked_ref());
         }
-        // A User Timing mark, like the tracker's, and an event: shops (and tests) see when
-        // the forms are armed.
-        let performance = get(&JsValue::from(js_sys::global()), "performance");
-        if let Ok(mark) = get(&performance, "mark").dyn_into::<Function>() {
-            let _ = mark.call1(&performance, &"orbita:forms".into());
-        }
-        if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
-            if let Ok(event) = web_sys::Event::new("orbita:ready") {
-                let _ = doc.dispatch_event(&event);
-            }
-        }
+        ready();
     });
 }
 
@@ -267,21 +244,13 @@ pub fn show(id: JsValue) {
 }
 
 fn when_ready(f: impl FnOnce() + 'static) {
-    let Some(doc) = web_sys::window().and_then(|w| w.document()) else {
-        return;
-    };
-    if doc.ready_state() != "loading" {
-        f();
-        return;
-    }
-    let callback = Closure::once_into_js(f);
-    let _ = doc.add_event_listener_with_callback("DOMContentLoaded", callback.unchecked_ref());
+    on_ready(Closure::once_into_js(f).unchecked_ref());
 }
 
 /// A trigger fired (or the page asked): shows the widget if the rules allow it.
 fn fire(id: &str, explicit: bool) {
     let chosen = SITE.with(|s| {
-        let mut s = s.borrow_mut();
+        let mut s = s.try_borrow_mut().ok()?;
         let site = s.as_mut()?;
         let widget = site.widgets.iter().find(|w| w.id == id)?;
         let interrupts = widget.kind != "embedded";
@@ -306,45 +275,42 @@ fn fire(id: &str, explicit: bool) {
         let visitor = tracker_call(&site.orbita, "anonymousId");
         let variant = ab::pick(&visitor.as_string().unwrap_or_default(), id, &weights)
             .map_or(JsValue::UNDEFINED, |i| variants.get(i as u32));
-        let env = Object::new();
-        let _ = Reflect::set(&env, &"endpoint".into(), &get(&site.config, "endpoint"));
-        let _ = Reflect::set(&env, &"writeKey".into(), &get(&site.config, "writeKey"));
-        let _ = Reflect::set(&env, &"visitor".into(), &visitor);
-        Some((config, variant, env, interrupts, now))
+        Some((
+            config,
+            variant,
+            site.config.clone(),
+            visitor,
+            interrupts,
+            now,
+        ))
     });
-    let Some((config, variant, env, interrupts, now)) = chosen else {
+    let Some((config, variant, settings, visitor, interrupts, now)) = chosen else {
         return;
     };
     let owned = id.to_string();
-    let done = Closure::<dyn FnMut(JsValue)>::new(move |what: JsValue| {
-        done(&owned, &what.as_string().unwrap_or_default())
+    let done = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |what: JsValue, variant| {
+        done(&owned, &what.as_string().unwrap_or_default(), &variant)
     })
     .into_js_value();
-    // Recorded before drawing: `orbita:open` listeners may already close it.
-    let variant_name = get(&variant, f::NAME).as_string();
-    SITE.with(|s| {
-        if let Some(site) = s.borrow_mut().as_mut() {
-            site.drawn.retain(|(d, _)| d != id);
-            site.drawn.push((id.to_string(), variant_name));
-        }
-    });
-    if !draw(&config, &variant, &env, done.unchecked_ref()) {
+    if !draw(&config, &variant, &settings, &visitor, done.unchecked_ref()) {
         return;
     }
     SITE.with(|s| {
-        if let Some(site) = s.borrow_mut().as_mut() {
+        if let Some(site) = s.try_borrow_mut().ok().as_mut().and_then(|s| s.as_mut()) {
             site.memory.shown(id, now, interrupts);
             site.save();
             site.open |= interrupts;
-            site.track(ab::WIDGET_SHOWN, id);
+            site.track(ab::WIDGET_SHOWN, id, &get(&variant, f::NAME));
         }
     });
 }
 
 /// The visitor closed (`close`: without submitting; `closed`: after) or submitted a widget.
-fn done(id: &str, what: &str) {
+fn done(id: &str, what: &str, variant: &JsValue) {
     SITE.with(|s| {
-        let mut s = s.borrow_mut();
+        let Ok(mut s) = s.try_borrow_mut() else {
+            return;
+        };
         let Some(site) = s.as_mut() else { return };
         let interrupts = site
             .widgets
@@ -354,12 +320,12 @@ fn done(id: &str, what: &str) {
         let now = Date::now();
         match what {
             "submit" => {
-                site.memory.seen(id).submitted = now;
-                site.track(ab::WIDGET_SUBMITTED, id);
+                site.memory.update(id, |s| s.submitted = now);
+                site.track(ab::WIDGET_SUBMITTED, id, variant);
             }
             "close" => {
-                site.memory.seen(id).closed = now;
-                site.track(ab::WIDGET_CLOSED, id);
+                site.memory.update(id, |s| s.closed = now);
+                site.track(ab::WIDGET_CLOSED, id, variant);
             }
             _ => {}
         }

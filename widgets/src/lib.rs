@@ -6,6 +6,11 @@
 //! shop's CSS and ours never clash. Every string from the feed is set as text, never as HTML,
 //! and links and images are limited to http(s) URLs.
 
+/// The allocator: talc, much smaller than the standard library's dlmalloc (as in the tracker).
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 mod cards;
 mod forms;
 pub mod rules;

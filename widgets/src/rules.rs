@@ -182,19 +182,19 @@ impl Memory {
         self.first_seen < self.session_start
     }
 
-    /// The memory of one widget (created on first use).
-    pub fn seen(&mut self, id: &str) -> &mut Seen {
-        let at = match self.widgets.iter().position(|s| s.id == id) {
-            Some(at) => at,
-            None => {
-                self.widgets.push(Seen {
-                    id: id.into(),
-                    ..Seen::default()
-                });
-                self.widgets.len() - 1
-            }
+    /// Changes the memory of one widget (created on first use). A callback rather than a
+    /// `&mut` return: no indexing, so no panic path (and its formatting code) in the wasm.
+    pub fn update(&mut self, id: &str, change: impl FnOnce(&mut Seen)) {
+        if let Some(seen) = self.widgets.iter_mut().find(|s| s.id == id) {
+            change(seen);
+            return;
+        }
+        let mut seen = Seen {
+            id: id.into(),
+            ..Seen::default()
         };
-        &mut self.widgets[at]
+        change(&mut seen);
+        self.widgets.push(seen);
     }
 
     /// Whether the frequency rules let the widget show at `now`. `interrupts` is false for
@@ -233,7 +233,7 @@ impl Memory {
     /// Records that a widget was shown at `now`.
     pub fn shown(&mut self, id: &str, now: f64, interrupts: bool) {
         let session = self.session_start;
-        self.seen(id).shown_session = session;
+        self.update(id, |s| s.shown_session = session);
         if interrupts {
             self.last_shown = now;
         }
@@ -316,17 +316,15 @@ fn push_number(out: &mut String, n: f64) {
     } else {
         0
     };
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
+    let mut digits = Vec::new();
     loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
+        digits.push(char::from(b'0' + (n % 10) as u8));
         n /= 10;
         if n == 0 {
             break;
         }
     }
-    out.extend(digits[i..].iter().map(|&d| char::from(d)));
+    out.extend(digits.iter().rev());
 }
 
 #[cfg(test)]
@@ -469,13 +467,13 @@ mod tests {
         r.after_close_days = 2;
         let mut m = Memory::default();
         m.begin_page(1.0);
-        m.seen("a").closed = 1.0;
+        m.update("a", |s| s.closed = 1.0);
         assert!(!m.allows("a", &r, 1.0 + DAY_MS, 0, true));
         assert!(m.allows("a", &r, 1.0 + 2.0 * DAY_MS, 0, true));
 
         let mut m = Memory::default();
         m.begin_page(1.0);
-        m.seen("a").submitted = 1.0;
+        m.update("a", |s| s.submitted = 1.0);
         assert!(
             !m.allows("a", &r, 1.0 + 1000.0 * DAY_MS, 0, true),
             "never again by default"
@@ -499,7 +497,7 @@ mod tests {
         let mut m = Memory::default();
         m.begin_page(1_700_000_000_123.0);
         m.shown("welcome-1", 1_700_000_000_500.0, true);
-        m.seen("bar_2").closed = 1_700_000_100_000.0;
+        m.update("bar_2", |s| s.closed = 1_700_000_100_000.0);
         let text = m.encode();
         assert_eq!(Memory::decode(&text), m);
         assert_eq!(Memory::decode("garbage"), Memory::default());
