@@ -38,7 +38,9 @@ test('screenshots of every form kind', async () => {
   // The demo shop's category page as the backdrop, with a placeholder for the embedded form.
   await browser.context.route(`${BASE}/shot-*`, async (route) => {
     const shop = await (await fetch(`${BASE}/c/lighting/`)).text();
-    const html = shop.replace('<main>', '<main><div data-orbita-widget="embedded" style="min-height:360px;max-width:460px;margin:16px 0"></div>');
+    const html = route.request().url().endsWith('/shot-embedded')
+      ? shop.replace('<main>', '<main><div data-orbita-widget="embedded" style="min-height:360px;max-width:460px;margin:16px 0"></div>')
+      : shop;
     await route.fulfill({ status: 200, contentType: 'text/html', body: html });
   });
   const page = await browser.context.newPage();

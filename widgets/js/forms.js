@@ -5,7 +5,7 @@
    the glue (the Rust version of this file made the widgets module 46 KB gzipped; see
    ARCHITECTURE.md). Every text from the configuration is set as text, never as HTML. */
 
-const STYLE = ':host{all:initial}'
+const STYLE = ':host{all:initial;display:block}'
   + '.w{box-sizing:border-box;position:relative;font:var(--orbita-font,15px/1.45 system-ui,sans-serif);color:var(--orbita-text,#1f1d1a);background:var(--orbita-bg,#fff);border-radius:var(--orbita-radius,12px);padding:20px 22px}'
   + 'dialog.w{border:0;width:min(420px,calc(100vw - 32px));box-shadow:0 20px 60px rgba(0,0,0,.3)}'
   + 'dialog::backdrop{background:rgba(20,18,15,.5)}'
