@@ -17,6 +17,8 @@ use engine::feed::parse_merchant_feed;
 
 /// The shop's product feed (Google Merchant Center XML).
 pub const FEED_XML: &str = include_str!("../feed.xml");
+/// The demo shop's widgets (site configuration), seeded by `cargo xtask demo`.
+pub const SITE_CONFIG_JSON: &str = include_str!("../site-config.json");
 /// The demo site's public write key (also in `edge-collector/wrangler.toml`).
 pub const DEMO_WRITE_KEY: &str = "demo-write-key";
 

@@ -4,6 +4,9 @@
 //! - `POST /v1/batch`: Segment-compatible ingestion with a verdict per event.
 //! - `POST /v1/track|page|identify|screen|group|alias`: Segment's single-event endpoints.
 //! - `GET /v1/recommendations`: a recommendation block for a placement.
+//! - `GET /v1/site-config`: the site's widgets and their rules (write key; cacheable, ETag);
+//!   `PUT /v1/admin/site-config` replaces it (admin key, validated).
+//! - `POST /v1/subscribe`: a subscription form's submission (write key).
 //! - `POST /api/v2/event`: Yespo's "generate event" body, from backends (server key).
 //! - `POST /v1/click-token`: a visitor arrived through an email/SMS/push link (signed token).
 //! - `POST /v1/admin/catalogue`: product feed import, Merchant XML, YML, CSV or product JSON
@@ -28,6 +31,8 @@ mod limits;
 mod profiles;
 mod recommendations;
 mod reply;
+mod site_config;
+mod subscribe;
 
 use protocol::names::types;
 use worker::{event, Context, Env, Method, Request, Response, Result};
@@ -63,13 +68,18 @@ async fn route(req: Request, env: &Env, path: &str) -> Result<Response> {
     let browser_endpoint = single.is_some()
         || matches!(
             path,
-            "/v1/batch" | "/v1/recommendations" | "/v1/click-token"
+            "/v1/batch"
+                | "/v1/recommendations"
+                | "/v1/click-token"
+                | "/v1/site-config"
+                | "/v1/subscribe"
         );
     if !browser_endpoint {
         return match (req.method(), path) {
             (Method::Post, "/v1/admin/catalogue") => catalogue::import(req, env).await,
             (Method::Post, "/v1/admin/catalogue/retire") => catalogue::retire(req, env).await,
             (Method::Post, "/v1/admin/click-tokens") => click_tokens::issue(req, env).await,
+            (Method::Put, "/v1/admin/site-config") => site_config::put(req, env).await,
             (_, p) if p == "/v1/profiles" || p.starts_with("/v1/profiles/") => {
                 profiles::handle(req, env, p).await
             }
@@ -77,7 +87,10 @@ async fn route(req: Request, env: &Env, path: &str) -> Result<Response> {
             (Method::Post, "/api/v2/event") => ingest::yespo(req, env, &Caller::Server).await,
             (
                 _,
-                "/v1/admin/catalogue" | "/v1/admin/catalogue/retire" | "/v1/admin/click-tokens",
+                "/v1/admin/catalogue"
+                | "/v1/admin/catalogue/retire"
+                | "/v1/admin/click-tokens"
+                | "/v1/admin/site-config",
             ) => method_not_allowed(),
             _ => reply::error(404, "not_found", "no such endpoint"),
         };
@@ -100,6 +113,8 @@ async fn route(req: Request, env: &Env, path: &str) -> Result<Response> {
         (Method::Post, _, Some(kind)) => ingest::single(req, env, &caller, kind).await?,
         (Method::Post, "/v1/click-token", _) => click_tokens::redeem(req, env).await?,
         (Method::Get, "/v1/recommendations", _) => recommendations::serve(req, env).await?,
+        (Method::Get, "/v1/site-config", _) => site_config::get(req, env).await?,
+        (Method::Post, "/v1/subscribe", _) => subscribe::handle(req, env).await?,
         _ => method_not_allowed()?,
     };
     caller.decorate(answer)

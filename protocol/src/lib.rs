@@ -18,6 +18,7 @@ pub mod ids;
 pub mod limits;
 pub mod names;
 pub mod recommendation;
+pub mod site_config;
 pub mod time;
 
 #[cfg(feature = "validate")]

@@ -16,18 +16,43 @@
       return m.default({ module_or_path: wasm }).then(function () { return m; });
     });
   }
+  /* The site configuration (widgets and their rules): a small GET the browser caches for a minute. */
+  var sc = fetch(cfg.endpoint + '/v1/site-config?writeKey=' + encodeURIComponent(cfg.writeKey), { credentials: 'omit' })
+    .then(function (r) { return r.ok ? r.json() : {}; })['catch'](function () { return {}; });
+  /* The widgets module loads once, in a task of its own, not in the tracker's start-up. */
+  var W, F;
+  function widgets() {
+    return W = W || new Promise(function (r) { setTimeout(r); }).then(function () { return load('widgets'); });
+  }
+  function forms() {
+    return F = F || sc.then(function (c) { return widgets().then(function (m) { m.forms(cfg, w.orbita, c); return m; }); });
+  }
+  /* Mirrors protocol::site_config::url_matches: '*' is any run of characters, the rest is literal. */
+  function match(p) {
+    return RegExp('^' + p.split('*').map(function (x) { return x.replace(/[.+?^${}()|[\]\\]/g, '\\$&'); }).join('.*') + '$').test(location.pathname);
+  }
   load('tracker').then(function (t) {
     mark('loaded');
-    var q = o.q || [];
-    w.orbita = function () { t.command([].slice.call(arguments)); };
+    var q = [], js = [];
+    (o.q || []).forEach(function (c) { (c[0] == 'showWidget' ? js : q).push(c); });
+    /* orbita('showWidget', id): the page opens a widget itself (the widgets module answers it). */
+    w.orbita = function () {
+      var c = [].slice.call(arguments);
+      c[0] == 'showWidget' ? forms().then(function (m) { m.show(c[1]); }) : t.command(c);
+    };
     w.orbita.anonymousId = t.anonymousId;
     w.orbita.pendingEvents = t.pendingEvents;
     w.orbita.consentState = t.consentState;
-    /* The widgets load in a task of their own, not in the tracker's start-up. */
-    t.start(cfg, q, function () {
-      setTimeout(function () { load('widgets').then(function (m) { m.render(cfg, w.orbita); }); });
-    });
+    t.start(cfg, q, function () { widgets().then(function (m) { m.render(cfg, w.orbita); }); });
     mark('started');
+    js.forEach(function (c) { w.orbita.apply(w, c); });
+    /* Forms start only where the configuration has a widget whose paths include this page. */
+    sc.then(function (c) {
+      if ((c.widgets || []).some(function (x) {
+        var r = x.rules || {}, i = r.urlInclude || [];
+        return (!i.length || i.some(match)) && !(r.urlExclude || []).some(match);
+      })) forms();
+    });
     if (y) load('yespo').then(function (m) {
       var yq = w.eS.q || [];
       w.eS = function () { m.command([].slice.call(arguments), w.orbita); };

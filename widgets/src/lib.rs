@@ -6,7 +6,14 @@
 //! shop's CSS and ours never clash. Every string from the feed is set as text, never as HTML,
 //! and links and images are limited to http(s) URLs.
 
+/// The allocator: talc, much smaller than the standard library's dlmalloc (as in the tracker).
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 mod cards;
+mod forms;
+pub mod rules;
 
 use js_sys::{Function, Reflect};
 use protocol::recommendation as reco;

@@ -8,6 +8,8 @@
 //! - `cargo xtask size [--json]`: raw and gzip sizes of what a shop page downloads.
 //! - `cargo xtask build`: build the SDK, widgets, demo site and worker.
 //! - `cargo xtask e2e [FILE...]`: build, then only the end-to-end tests (or the files named).
+//! - `cargo xtask screenshots`: build, then write `docs/widgets/*.png` (every subscription form
+//!   kind, for the README) from a fresh collector.
 //! - `cargo xtask fuzz [--seconds N]`: each cargo-fuzz target for N seconds (needs nightly).
 //! - `cargo xtask bench collector [--seconds N] [--json] [--wrangler]`: loopback throughput vs a
 //!   null worker, on workerd directly (or under wrangler dev).
@@ -50,6 +52,10 @@ fn main() -> ExitCode {
         "demo" => demo(flags),
         "test" => test(),
         "e2e" => tools::ensure(true).and_then(|t| build::all(&t).and_then(|()| e2e(&t, flags))),
+        "screenshots" => tools::ensure(true).and_then(|t| {
+            build::all(&t)
+                .and_then(|()| e2e(&t, &["tests/e2e/widgets-screenshots.mjs".to_string()]))
+        }),
         "bench" if flags.iter().any(|f| f == "--help") => {
             match flags.first().map(String::as_str) {
                 Some("tracker") => println!("{}", bench_tracker::HELP),
@@ -137,6 +143,7 @@ fn demo(flags: &[String]) -> Result {
     let state = tools::root().join("target/demo-state");
     let server = server::Collector::start(&tools, port, &state, false, &[])?;
     server.load_demo_feed()?;
+    server.load_demo_site_config()?;
     println!();
     println!(
         "  Lumen & Loom demo shop + Orbita collector: {}/",

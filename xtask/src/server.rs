@@ -202,6 +202,27 @@ impl Collector {
         Ok(())
     }
 
+    /// Stores the demo shop's widgets (`demo-site/site-config.json`) as the site configuration.
+    pub fn load_demo_site_config(&self) -> Result {
+        let auth = format!("Bearer {DEMO_ADMIN_KEY}");
+        let headers = [
+            ("Authorization", auth.as_str()),
+            ("Content-Type", "application/json"),
+        ];
+        let (status, body) = request(
+            self.port,
+            "PUT",
+            "/v1/admin/site-config",
+            &headers,
+            demo_site::SITE_CONFIG_JSON.as_bytes(),
+        )?;
+        if status != 200 {
+            return Err(format!("site configuration answered {status}: {body}"));
+        }
+        eprintln!("collector: demo site configuration stored: {body}");
+        Ok(())
+    }
+
     /// Serves until `interrupted` is set or wrangler exits, then stops.
     pub fn wait_until(mut self, interrupted: &Arc<AtomicBool>) -> Result {
         while !interrupted.load(Ordering::SeqCst) {

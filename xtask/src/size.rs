@@ -39,13 +39,19 @@ pub fn report(flags: &[String]) -> Result {
         }
     }
     let tracker: Vec<&str> = tracker.iter().map(String::as_str).collect();
+    // The widgets' own JavaScript (forms: triggers and drawing), likewise.
+    let mut widgets = vec!["widgets.js".to_string(), "widgets_bg.wasm".to_string()];
+    for snippet in crate::build::snippets(&dir.join("snippets")) {
+        let path = snippet.strip_prefix(&dir).map_err(|e| e.to_string())?;
+        if path.to_string_lossy().starts_with("snippets/widgets-") {
+            widgets.push(path.to_string_lossy().into_owned());
+        }
+    }
+    let widgets: Vec<&str> = widgets.iter().map(String::as_str).collect();
     let groups: [(&str, &[&str]); 4] = [
         ("stub (script tag)", &["orbita.js"]),
         ("tracker (glue + wasm)", &tracker),
-        (
-            "widgets (glue + wasm, lazy)",
-            &["widgets.js", "widgets_bg.wasm"],
-        ),
+        ("widgets (glue + wasm + js, lazy)", &widgets),
         (
             "yespo layer (glue + wasm, opt-in)",
             &["yespo.js", "yespo_bg.wasm"],

@@ -1,0 +1,337 @@
+//! Subscription forms: reads the site configuration (field names from `protocol::site_config`,
+//! no serde), asks the rule engine ([`crate::rules`]) which widgets target this page and
+//! whether a fired trigger may show its widget, picks the A/B variant, keeps the visitor's
+//! widget memory and reports `Widget Shown/Closed/Submitted` through the tracker's global
+//! function. Watching the page (triggers) and drawing (a modal `<dialog>`, a floating box, a
+//! bar, or a form in a `[data-orbita-widget="id"]` placeholder, in a shadow root) is done by
+//! `js/forms.js`: DOM callbacks wrapped for Rust cost a closure shim each in the wasm and the
+//! glue (this module drew the forms itself first and made the widgets 46 KB gzipped).
+//!
+//! The shop hears `orbita:open`, `orbita:close` and `orbita:submit` (bubbling, composed
+//! `CustomEvent`s on the widget's host element, `detail: {widgetId, kind, variant}`) and
+//! `orbita:ready` on the document once the triggers are armed. The memory (caps, silent
+//! interval, sessions) is kept in `localStorage` only while the tracker's consent state is
+//! `granted`, otherwise in memory for the page.
+
+use std::cell::RefCell;
+
+use js_sys::{Array, Date, Function, Object, Reflect};
+use protocol::experiment as ab;
+use protocol::site_config::fields as f;
+use wasm_bindgen::prelude::*;
+
+use crate::rules::{self, Memory, Rules, Trigger, Visit};
+
+#[wasm_bindgen(module = "/js/forms.js")]
+extern "C" {
+    /// Calls `fire()` once when the widget's trigger (its `rules`: `delay`, `scroll`,
+    /// `idle`, `exit`, `js`, or anything else for "now", with `triggerValue`) says so.
+    fn arm(rules: &JsValue, fire: &Function);
+    /// Draws a widget (its configuration object, the variant's or `undefined`) with the
+    /// tracker's settings (`endpoint`, `writeKey`) and the visitor's anonymous ID; `done(what,
+    /// variant)` reports `close`, `closed` (after a submission) or `submit`. False if there is nowhere to
+    /// draw it.
+    fn draw(
+        widget: &JsValue,
+        variant: &JsValue,
+        settings: &JsValue,
+        visitor: &JsValue,
+        done: &Function,
+    ) -> bool;
+    /// What the rules need from the page: `[path, mobile, cartValue, segments]`; the cart
+    /// value and segments are the page's own (`window.orbitaWidgetContext =
+    /// {cartValue: 84.5, segments: ["vip"]}`).
+    fn page() -> Array;
+    /// Calls `f` once the document is parsed (now, if it is).
+    #[wasm_bindgen(js_name = onReady)]
+    fn on_ready(f: &Function);
+    /// Announces that the triggers are armed: the User Timing mark `orbita:forms` and the
+    /// event `orbita:ready` on the document.
+    fn ready();
+    /// The widget memory: from `localStorage` if `stored`, else from the page's memory.
+    fn recall(stored: bool) -> String;
+    /// Keeps the widget memory: in `localStorage` if `stored`, else in the page's memory.
+    fn keep(stored: bool, text: &str);
+}
+
+/// One widget of the configuration: its rules for the engine, the rest as configured.
+struct Widget {
+    id: String,
+    kind: String,
+    rules: Rules,
+    config: JsValue,
+}
+
+/// The page's widget state.
+struct Site {
+    config: JsValue,
+    orbita: Option<Function>,
+    silent_interval: u32,
+    widgets: Vec<Widget>,
+    memory: Memory,
+    visit: Visit,
+    /// An overlay is on screen: only one at a time.
+    open: bool,
+}
+
+thread_local! {
+    static SITE: RefCell<Option<Site>> = const { RefCell::new(None) };
+}
+
+fn get(value: &JsValue, key: &str) -> JsValue {
+    Reflect::get(value, &key.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn get_text(value: &JsValue, key: &str) -> String {
+    get(value, key).as_string().unwrap_or_default()
+}
+
+fn get_u32(value: &JsValue, key: &str) -> Option<u32> {
+    get(value, key)
+        .as_f64()
+        .filter(|n| *n >= 0.0)
+        .map(|n| n as u32)
+}
+
+fn list(value: &JsValue, key: &str) -> Array {
+    get(value, key).dyn_into::<Array>().unwrap_or_default()
+}
+
+fn strings(value: &JsValue, key: &str) -> Vec<String> {
+    list(value, key)
+        .iter()
+        .filter_map(|v| v.as_string())
+        .collect()
+}
+
+fn parse_rules(r: &JsValue) -> Rules {
+    Rules {
+        trigger: Trigger::parse(
+            &get_text(r, f::TRIGGER),
+            get_u32(r, f::TRIGGER_VALUE).unwrap_or(0),
+        ),
+        url_include: strings(r, f::URL_INCLUDE),
+        url_exclude: strings(r, f::URL_EXCLUDE),
+        device: get_text(r, f::DEVICE),
+        visitor: get_text(r, f::VISITOR),
+        cart_value_min: get(r, f::CART_VALUE_MIN).as_f64(),
+        cart_value_max: get(r, f::CART_VALUE_MAX).as_f64(),
+        segment: get(r, f::SEGMENT).as_string(),
+        after_close_days: get_u32(r, f::AFTER_CLOSE_DAYS)
+            .unwrap_or(protocol::site_config::DEFAULT_AFTER_CLOSE_DAYS),
+        after_submit_days: get_u32(r, f::AFTER_SUBMIT_DAYS),
+        once_per_session: get(r, f::ONCE_PER_SESSION).as_bool() == Some(true),
+    }
+}
+
+/// Calls one of the tracker's functions hung on the global function (`orbita.consentState()`).
+fn tracker_call(orbita: &Option<Function>, name: &str) -> JsValue {
+    orbita
+        .as_ref()
+        .and_then(|o| get(o, name).dyn_into::<Function>().ok())
+        .and_then(|fun| fun.call0(&JsValue::NULL).ok())
+        .unwrap_or_default()
+}
+
+impl Site {
+    /// Storage is allowed while the visitor's consent to tracking is granted.
+    fn stored(&self) -> bool {
+        tracker_call(&self.orbita, "consentState")
+            .as_string()
+            .as_deref()
+            == Some("granted")
+    }
+
+    /// Re-reads the memory (another tab may have shown or closed a widget).
+    fn reload(&mut self) {
+        let text = recall(self.stored());
+        if !text.is_empty() {
+            self.memory = Memory::decode(&text);
+        }
+    }
+
+    fn save(&self) {
+        keep(self.stored(), &self.memory.encode());
+    }
+
+    fn track(&self, event: &str, id: &str, variant: &JsValue) {
+        let (Some(orbita), Some(widget)) = (&self.orbita, self.widgets.iter().find(|w| w.id == id))
+        else {
+            return;
+        };
+        let props = Object::new();
+        let _ = Reflect::set(&props, &ab::WIDGET_ID.into(), &id.into());
+        let _ = Reflect::set(
+            &props,
+            &ab::WIDGET_KIND.into(),
+            &widget.kind.as_str().into(),
+        );
+        if variant.is_string() {
+            let _ = Reflect::set(&props, &ab::VARIANT.into(), variant);
+        }
+        let _ = orbita.call3(&JsValue::NULL, &"track".into(), &event.into(), &props);
+    }
+}
+
+/// Starts the widgets of the site configuration on this page. `config` is the tracker's
+/// settings (`endpoint`, `writeKey`), `orbita` the tracker's global function, `site` the
+/// answer of `GET /v1/site-config`.
+#[wasm_bindgen]
+pub fn forms(config: JsValue, orbita: JsValue, site: JsValue) {
+    let widgets: Vec<Widget> = list(&site, f::WIDGETS)
+        .iter()
+        .map(|w| Widget {
+            id: get_text(&w, f::ID),
+            kind: get_text(&w, f::KIND),
+            rules: parse_rules(&get(&w, f::RULES)),
+            config: w,
+        })
+        .filter(|w| w.kind != "push" && !w.id.is_empty())
+        .collect();
+    let mut state = Site {
+        config,
+        orbita: orbita.dyn_into::<Function>().ok(),
+        silent_interval: get_u32(&site, f::SILENT_INTERVAL)
+            .unwrap_or(protocol::site_config::DEFAULT_SILENT_INTERVAL_SECONDS),
+        widgets,
+        memory: Memory::default(),
+        visit: Visit::default(),
+        open: false,
+    };
+    state.reload();
+    let returning = state.memory.begin_page(Date::now());
+    state.save();
+    let page = page();
+    state.visit = Visit {
+        path: page.get(0).as_string().unwrap_or_default(),
+        mobile: page.get(1).is_truthy(),
+        returning,
+        cart_value: page.get(2).as_f64(),
+        segments: Array::from(&page.get(3))
+            .iter()
+            .filter_map(|v| v.as_string())
+            .collect(),
+        pages: state.memory.pages,
+    };
+    // Pages are counted here: that trigger fires as soon as enough pages were seen.
+    let armed: Vec<(String, JsValue)> = state
+        .widgets
+        .iter()
+        .filter(|w| rules::targets(&w.rules, &state.visit))
+        .filter(|w| !matches!(w.rules.trigger, Trigger::Pages(n) if state.visit.pages < n))
+        .map(|w| (w.id.clone(), get(&w.config, f::RULES)))
+        .collect();
+    SITE.with(|s| {
+        if let Ok(mut s) = s.try_borrow_mut() {
+            *s = Some(state);
+        }
+    });
+    when_ready(move || {
+        for (id, rules) in armed {
+            let fire = Closure::once_into_js(move || fire(&id, false));
+            arm(&rules, fire.unchecked_ref());
+        }
+        ready();
+    });
+}
+
+/// Shows a widget now, because the page asked (`orbita('showWidget', id)`): the trigger and
+/// the frequency caps are skipped, the targeting still applies.
+#[wasm_bindgen]
+pub fn show(id: JsValue) {
+    let id = id.as_string().unwrap_or_default();
+    when_ready(move || fire(&id, true));
+}
+
+fn when_ready(f: impl FnOnce() + 'static) {
+    on_ready(Closure::once_into_js(f).unchecked_ref());
+}
+
+/// A trigger fired (or the page asked): shows the widget if the rules allow it.
+fn fire(id: &str, explicit: bool) {
+    let chosen = SITE.with(|s| {
+        let mut s = s.try_borrow_mut().ok()?;
+        let site = s.as_mut()?;
+        let widget = site.widgets.iter().find(|w| w.id == id)?;
+        let interrupts = widget.kind != "embedded";
+        if !rules::targets(&widget.rules, &site.visit) || (interrupts && site.open) {
+            return None;
+        }
+        let (rules, config) = (widget.rules.clone(), widget.config.clone());
+        let now = Date::now();
+        site.reload();
+        if !explicit
+            && !site
+                .memory
+                .allows(id, &rules, now, site.silent_interval, interrupts)
+        {
+            return None;
+        }
+        let variants = list(&config, f::VARIANTS);
+        let weights: Vec<u32> = variants
+            .iter()
+            .map(|v| get_u32(&v, f::WEIGHT).unwrap_or(1))
+            .collect();
+        let visitor = tracker_call(&site.orbita, "anonymousId");
+        let variant = ab::pick(&visitor.as_string().unwrap_or_default(), id, &weights)
+            .map_or(JsValue::UNDEFINED, |i| variants.get(i as u32));
+        Some((
+            config,
+            variant,
+            site.config.clone(),
+            visitor,
+            interrupts,
+            now,
+        ))
+    });
+    let Some((config, variant, settings, visitor, interrupts, now)) = chosen else {
+        return;
+    };
+    let owned = id.to_string();
+    let done = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |what: JsValue, variant| {
+        done(&owned, &what.as_string().unwrap_or_default(), &variant)
+    })
+    .into_js_value();
+    if !draw(&config, &variant, &settings, &visitor, done.unchecked_ref()) {
+        return;
+    }
+    SITE.with(|s| {
+        if let Some(site) = s.try_borrow_mut().ok().as_mut().and_then(|s| s.as_mut()) {
+            site.memory.shown(id, now, interrupts);
+            site.save();
+            site.open |= interrupts;
+            site.track(ab::WIDGET_SHOWN, id, &get(&variant, f::NAME));
+        }
+    });
+}
+
+/// The visitor closed (`close`: without submitting; `closed`: after) or submitted a widget.
+fn done(id: &str, what: &str, variant: &JsValue) {
+    SITE.with(|s| {
+        let Ok(mut s) = s.try_borrow_mut() else {
+            return;
+        };
+        let Some(site) = s.as_mut() else { return };
+        let interrupts = site
+            .widgets
+            .iter()
+            .any(|w| w.id == id && w.kind != "embedded");
+        site.reload();
+        let now = Date::now();
+        match what {
+            "submit" => {
+                site.memory.update(id, |s| s.submitted = now);
+                site.track(ab::WIDGET_SUBMITTED, id, variant);
+            }
+            "close" => {
+                site.memory.update(id, |s| s.closed = now);
+                site.track(ab::WIDGET_CLOSED, id, variant);
+            }
+            _ => {}
+        }
+        if what != "submit" && interrupts {
+            site.open = false;
+        }
+        site.save();
+    });
+}
