@@ -7,6 +7,7 @@
 //! and links and images are limited to http(s) URLs.
 
 mod cards;
+pub mod push;
 
 use js_sys::{Function, Reflect};
 use protocol::recommendation as reco;
