@@ -229,10 +229,13 @@ test('in Chromium: the service worker registers, shows a delivered message, and 
       assert.match(result.reason, /^push_service: /);
       assert.ok(warnings.some((w) => w.includes('web push not subscribed')), `console warning: ${warnings}`);
       await page.evaluate(() => window.orbita('flush'));
-      const [event] = await eventually(() => d1(
-        "SELECT json_extract(raw, '$.properties.reason') AS reason FROM events WHERE anonymous_id = ? AND event = 'Push Subscribe Failed'",
-        anonymousId,
-      ), 10_000, 'the Push Subscribe Failed event');
+      const [event] = await eventually(() => {
+        const rows = d1(
+          "SELECT json_extract(raw, '$.properties.reason') AS reason FROM events WHERE anonymous_id = ? AND event = 'Push Subscribe Failed'",
+          anonymousId,
+        );
+        return rows.length && rows;
+      }, 10_000, 'the Push Subscribe Failed event');
       assert.equal(event.reason, result.reason);
     }
 

@@ -109,6 +109,23 @@ async fn call_async(target: &JsValue, name: &str, args: &[JsValue]) -> Result<Js
     JsFuture::from(promise).await
 }
 
+/// How long the push service may take to answer a subscription (headless browsers and some
+/// networks never answer at all).
+const PUSH_SERVICE_TIMEOUT_MS: i32 = 10_000;
+
+/// Awaits `promise`, or fails with `message` after `ms` milliseconds.
+async fn within(promise: Promise, ms: i32, message: &str) -> Result<JsValue, JsValue> {
+    let message = JsValue::from(message);
+    let timer = Promise::new(&mut |_resolve, reject| {
+        let message = message.clone();
+        let fail = Closure::once_into_js(move || {
+            let _ = reject.call1(&JsValue::NULL, &message);
+        });
+        let _ = call(&js_sys::global(), "setTimeout", &[fail, JsValue::from(ms)]);
+    });
+    JsFuture::from(Promise::race(&[promise, timer].iter().collect::<Array>())).await
+}
+
 /// A thrown value as text (`Error.message`, or the value itself).
 fn describe(error: &JsValue) -> String {
     get(error, "message")
@@ -199,7 +216,8 @@ async fn attempt(
     if permission != "granted" {
         return Outcome::Denied;
     }
-    let registration = match JsFuture::from(Promise::from(get(&container, "ready"))).await {
+    let ready = Promise::from(get(&container, "ready"));
+    let registration = match within(ready, PUSH_SERVICE_TIMEOUT_MS, "no active worker").await {
         Ok(r) => r,
         Err(e) => return Outcome::Failed(["service_worker: ", &describe(&e)].concat()),
     };
@@ -208,7 +226,17 @@ async fn attempt(
     let _ = Reflect::set(&options, &"userVisibleOnly".into(), &true.into());
     let key = Uint8Array::from(key.as_slice());
     let _ = Reflect::set(&options, &"applicationServerKey".into(), &key.into());
-    let subscription = match call_async(&push_manager, "subscribe", &[options.into()]).await {
+    let asked = match call(&push_manager, "subscribe", &[options.into()])
+        .and_then(|p| p.dyn_into::<Promise>())
+    {
+        Ok(promise) => within(
+            promise,
+            PUSH_SERVICE_TIMEOUT_MS,
+            "no answer from the push service within 10 s",
+        ),
+        Err(e) => return Outcome::Failed(["push_service: ", &describe(&e)].concat()),
+    };
+    let subscription = match asked.await {
         Ok(s) => s,
         Err(e) => return Outcome::Failed(["push_service: ", &describe(&e)].concat()),
     };
