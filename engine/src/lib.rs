@@ -6,6 +6,7 @@
 pub mod catalogue;
 pub mod enrich;
 pub mod eval;
+pub mod experiment_report;
 pub mod feed;
 pub mod identity;
 pub mod models;
