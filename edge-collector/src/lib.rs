@@ -11,6 +11,7 @@
 //! - `POST /v1/admin/click-tokens`: issue a click token for a contact (admin key).
 //! - `GET|DELETE /v1/profiles/{id}`, `GET /v1/profiles?userId=...`: export or erase (admin key).
 //! - `GET /v1/health`: liveness.
+//! - `GET /v1/admin/experiments/report?test=KEY`: the A/B report of a test (admin key).
 //! - Web push (`push`): `GET /orbita-sw.js` (the service worker), `GET /v1/push/vapid-public-key`,
 //!   `POST|DELETE /v1/push/subscriptions` (browser endpoints), `POST /v1/admin/push/send`.
 //!
@@ -22,6 +23,7 @@ mod body;
 mod catalogue;
 mod click_tokens;
 mod cors;
+mod experiments;
 mod group_commit;
 mod identity;
 mod ids;
@@ -81,6 +83,7 @@ async fn route(req: Request, env: &Env, path: &str) -> Result<Response> {
                 profiles::handle(req, env, p).await
             }
             (Method::Post, "/v1/admin/push/send") => push::send(req, env).await,
+            (Method::Get, "/v1/admin/experiments/report") => experiments::serve(req, env).await,
             (Method::Get, "/orbita-sw.js") => push::service_worker(),
             (Method::Get, "/v1/health") => reply::json(200, &serde_json::json!({"ok": true})),
             (Method::Post, "/api/v2/event") => ingest::yespo(req, env, &Caller::Server).await,

@@ -277,9 +277,11 @@ pub async fn send(mut req: Request, env: &Env) -> Result<Response> {
         return reply::error(400, "invalid_field", "title must be 1 to 200 characters");
     }
     let url = ask.url.unwrap_or_default();
-    if !url.is_empty()
-        && !(url.starts_with("https://") || url.starts_with("http://") || url.starts_with('/'))
-    {
+    let url_ok = url.is_empty()
+        || url.starts_with("https://")
+        || url.starts_with("http://")
+        || url.starts_with('/');
+    if !url_ok {
         return reply::error(400, "invalid_field", "url must be an http(s) URL or a path");
     }
     let urgency = ask.urgency.unwrap_or_else(|| "normal".into());
