@@ -5,10 +5,11 @@
 //! its "allow" button it calls [`subscribe`], and on "not now" it stores
 //! [`Backoff::dismissed`] and asks [`Backoff::may_prompt`] before showing again.
 //!
-//! Browser APIs are reached by name through `Reflect` (as in the tracker), which keeps
-//! web-sys features and their glue out of the module.
+//! The browser side of subscribing (service worker, permission, Push API, the POST) is one
+//! JavaScript function in `js/push.js`: every one of those APIs is a promise, and each promise
+//! awaited from Rust costs wasm and glue (this way the module grew by ~2 KB gzip less).
 
-use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
 use protocol::push as wire;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -97,41 +98,18 @@ fn get(target: &JsValue, key: &str) -> JsValue {
     Reflect::get(target, &key.into()).unwrap_or(JsValue::UNDEFINED)
 }
 
-/// Calls `target[name](...args)`.
-fn call(target: &JsValue, name: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
-    let method: Function = get(target, name).dyn_into()?;
-    method.apply(target, &args.iter().collect::<Array>())
-}
-
-/// Calls a method that returns a promise and awaits it.
-async fn call_async(target: &JsValue, name: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
-    let promise: Promise = call(target, name, args)?.dyn_into()?;
-    JsFuture::from(promise).await
-}
-
 /// How long the push service may take to answer a subscription (headless browsers and some
-/// networks never answer at all).
-const PUSH_SERVICE_TIMEOUT_MS: i32 = 10_000;
+/// networks never answer at all), and the worker to become active.
+const PUSH_SERVICE_TIMEOUT_MS: u32 = 10_000;
 
-/// Awaits `promise`, or fails with `message` after `ms` milliseconds.
-async fn within(promise: Promise, ms: i32, message: &str) -> Result<JsValue, JsValue> {
-    let message = JsValue::from(message);
-    let timer = Promise::new(&mut |_resolve, reject| {
-        let message = message.clone();
-        let fail = Closure::once_into_js(move || {
-            let _ = reject.call1(&JsValue::NULL, &message);
-        });
-        let _ = call(&js_sys::global(), "setTimeout", &[fail, JsValue::from(ms)]);
-    });
-    JsFuture::from(Promise::race(&[promise, timer].iter().collect::<Array>())).await
-}
-
-/// A thrown value as text (`Error.message`, or the value itself).
-fn describe(error: &JsValue) -> String {
-    get(error, "message")
-        .as_string()
-        .or_else(|| error.as_string())
-        .unwrap_or_else(|| "unknown error".into())
+#[wasm_bindgen(module = "/js/push.js")]
+extern "C" {
+    /// Registers `script` (scope `/`), asks for permission, subscribes with `key` and POSTs
+    /// `body` plus the subscription to `url`; each wait bounded by `ms`. Resolves to
+    /// `[outcome, reason]`, never rejects.
+    #[wasm_bindgen(js_name = subscribeFlow)]
+    fn subscribe_flow(script: &str, key: &Uint8Array, url: &str, body: &Object, ms: u32)
+        -> Promise;
 }
 
 /// Subscribes the visitor to web push; call it from the click on the soft prompt (browsers
@@ -180,22 +158,10 @@ async fn attempt(
     vapid_public_key: &str,
     orbita: Option<&Function>,
 ) -> Outcome {
-    let global = js_sys::global();
-    let navigator = get(&global, "navigator");
-    let container = get(&navigator, "serviceWorker");
-    let notification = get(&global, "Notification");
-    if container.is_undefined()
-        || get(&global, "PushManager").is_undefined()
-        || notification.is_undefined()
-    {
-        return Outcome::Unsupported;
-    }
     let Some(key) = wire::base64url_decode(vapid_public_key).filter(|k| k.len() == 65) else {
         return Outcome::Failed("vapid_public_key: not a base64url P-256 public key".into());
     };
     let endpoint = endpoint.trim_end_matches('/');
-
-    // Register (idempotent) and wait until a worker is active.
     let script = [
         wire::SERVICE_WORKER_PATH,
         "?k=",
@@ -204,44 +170,6 @@ async fn attempt(
         &String::from(js_sys::encode_uri_component(endpoint)),
     ]
     .concat();
-    let options = Object::new();
-    let _ = Reflect::set(&options, &"scope".into(), &"/".into());
-    if let Err(e) = call_async(&container, "register", &[script.into(), options.into()]).await {
-        return Outcome::Failed(["service_worker: ", &describe(&e)].concat());
-    }
-    let permission = match call_async(&notification, "requestPermission", &[]).await {
-        Ok(p) => p.as_string().unwrap_or_default(),
-        Err(e) => return Outcome::Failed(["permission: ", &describe(&e)].concat()),
-    };
-    if permission != "granted" {
-        return Outcome::Denied;
-    }
-    let ready = Promise::from(get(&container, "ready"));
-    let registration = match within(ready, PUSH_SERVICE_TIMEOUT_MS, "no active worker").await {
-        Ok(r) => r,
-        Err(e) => return Outcome::Failed(["service_worker: ", &describe(&e)].concat()),
-    };
-    let push_manager = get(&registration, "pushManager");
-    let options = Object::new();
-    let _ = Reflect::set(&options, &"userVisibleOnly".into(), &true.into());
-    let key = Uint8Array::from(key.as_slice());
-    let _ = Reflect::set(&options, &"applicationServerKey".into(), &key.into());
-    let asked = match call(&push_manager, "subscribe", &[options.into()])
-        .and_then(|p| p.dyn_into::<Promise>())
-    {
-        Ok(promise) => within(
-            promise,
-            PUSH_SERVICE_TIMEOUT_MS,
-            "no answer from the push service within 10 s",
-        ),
-        Err(e) => return Outcome::Failed(["push_service: ", &describe(&e)].concat()),
-    };
-    let subscription = match asked.await {
-        Ok(s) => s,
-        Err(e) => return Outcome::Failed(["push_service: ", &describe(&e)].concat()),
-    };
-
-    // Store it with the collector, against this visitor.
     let anonymous_id = orbita
         .map(|o| get(o, "anonymousId"))
         .and_then(|f| f.dyn_into::<Function>().ok())
@@ -249,34 +177,24 @@ async fn attempt(
         .and_then(|id| id.as_string())
         .unwrap_or_default();
     let body = Object::new();
-    let json = call(&subscription, "toJSON", &[]).unwrap_or(subscription);
-    let _ = Reflect::set(&body, &"subscription".into(), &json);
     let _ = Reflect::set(&body, &"anonymousId".into(), &anonymous_id.into());
     let _ = Reflect::set(&body, &"writeKey".into(), &write_key.into());
-    match post(&[endpoint, wire::SUBSCRIPTIONS_PATH].concat(), &body).await {
-        Ok(201) => Outcome::Subscribed,
-        Ok(status) => Outcome::Failed(
-            [
-                "collector: HTTP ",
-                &crate::cards::decimal(i32::from(status)),
-            ]
-            .concat(),
-        ),
-        Err(e) => Outcome::Failed(["collector: ", &describe(&e)].concat()),
+    let url = [endpoint, wire::SUBSCRIPTIONS_PATH].concat();
+    let key = Uint8Array::from(key.as_slice());
+    let promise = subscribe_flow(&script, &key, &url, &body, PUSH_SERVICE_TIMEOUT_MS);
+    let answer = JsFuture::from(promise).await.unwrap_or(JsValue::UNDEFINED);
+    let field = |i: u32| {
+        Reflect::get_u32(&answer, i)
+            .ok()
+            .and_then(|v| v.as_string())
+            .unwrap_or_default()
+    };
+    match field(0).as_str() {
+        "subscribed" => Outcome::Subscribed,
+        "denied" => Outcome::Denied,
+        "unsupported" => Outcome::Unsupported,
+        _ => Outcome::Failed(field(1)),
     }
-}
-
-/// POSTs `body` as JSON; the HTTP status.
-async fn post(url: &str, body: &Object) -> Result<u16, JsValue> {
-    let text = js_sys::JSON::stringify(body)?;
-    let init = Object::new();
-    let headers = Object::new();
-    Reflect::set(&headers, &"content-type".into(), &"application/json".into())?;
-    Reflect::set(&init, &"method".into(), &"POST".into())?;
-    Reflect::set(&init, &"headers".into(), &headers)?;
-    Reflect::set(&init, &"body".into(), &text)?;
-    let response = call_async(&js_sys::global(), "fetch", &[url.into(), init.into()]).await?;
-    Ok(get(&response, "status").as_f64().unwrap_or(0.0) as u16)
 }
 
 /// JavaScript entry point: `subscribePush({endpoint, writeKey}, vapidPublicKey, orbita)`
