@@ -34,7 +34,9 @@ async function send(events) {
   assert.equal(res.body.accepted, batch.length, res.text);
 }
 
-const order = (total) => ({ order_id: uniqueId('o'), total, currency: 'EUR', products: [{ product_id: 'LL-1001', quantity: 1, price: total }] });
+// A product outside the catalogue: these orders must not change what recommendations.test.mjs
+// (which runs after this file) expects to be the bestseller.
+const order = (total) => ({ order_id: uniqueId('o'), total, currency: 'EUR', products: [{ product_id: 'not-in-catalogue', quantity: 1, price: total }] });
 
 async function report(query) {
   const res = await fetch(`${BASE}/v1/admin/experiments/report?${new URLSearchParams(query)}`, { headers: ADMIN });
