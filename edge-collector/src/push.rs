@@ -293,6 +293,16 @@ pub async fn send(mut req: Request, env: &Env) -> Result<Response> {
         );
     }
     let ttl = ask.ttl.unwrap_or(DEFAULT_TTL_S).min(DEFAULT_TTL_S);
+    // The payload must fit one 4096-byte record with the longest IDs it will carry.
+    let longest = json!({
+        wire::TITLE: title, wire::BODY: ask.body, wire::ICON: ask.icon, wire::URL: url,
+        wire::MESSAGE_ID: "push-000000000000000000000000",
+        wire::ANONYMOUS_ID: "x".repeat(protocol::limits::MAX_ID_BYTES),
+    });
+    if longest.to_string().len() > wire::MAX_PAYLOAD_BYTES {
+        let message = "title, body, icon and url together must fit a 4 KB push message";
+        return reply::error(413, "payload_too_large", message);
+    }
     let Ok(private_key) = env
         .secret("VAPID_PRIVATE_KEY")
         .map(|s| s.to_string())

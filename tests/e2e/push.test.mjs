@@ -150,6 +150,9 @@ test('a send is encrypted for the subscription and signed with VAPID; the stand-
   assert.equal(unauthorised.status, 401);
   const noTitle = await fetch(`${BASE}/v1/admin/push/send`, { method: 'POST', headers: ADMIN, body: JSON.stringify({ profileId: ok.body.profileId }) });
   assert.equal((await noTitle.json()).error, 'invalid_field');
+  const tooLong = await fetch(`${BASE}/v1/admin/push/send`, { method: 'POST', headers: ADMIN, body: JSON.stringify({ profileId: ok.body.profileId, title: 'x', body: 'y'.repeat(4000) }) });
+  assert.equal(tooLong.status, 413);
+  assert.equal((await tooLong.json()).error, 'payload_too_large');
 
   const message = { title: 'Linen is back', body: 'The <b>Oat</b> throw — 20 % off today', url: '/p/LL-1001', icon: '/img/LL-1001.svg' };
   const res = await fetch(`${BASE}/v1/admin/push/send`, {
