@@ -262,6 +262,21 @@ test('in Chromium: the service worker registers, shows a delivered message, and 
     assert.equal(shown[0].icon, `${BASE}${payload.icon}`);
     assert.equal(shown[0].tag, payload.message_id);
     assert.deepEqual(shown[0].data, { url: `${BASE}${payload.url}`, id: payload.message_id, aid: payload.anonymousId });
+
+    // A click: Chromium has no way to click a notification from a test, so a notificationclick
+    // event is dispatched in the real service worker (untrusted, so its waitUntil and
+    // openWindow are not exercised); the worker's report to /v1/track is real.
+    const worker = context.serviceWorkers().find((w) => w.url().includes('/orbita-sw.js'))
+      ?? await context.waitForEvent('serviceworker');
+    await worker.evaluate(async () => {
+      const [notification] = await self.registration.getNotifications();
+      self.dispatchEvent(new NotificationEvent('notificationclick', { notification }));
+    });
+    const [click] = await eventually(() => {
+      const rows = d1("SELECT json_extract(raw, '$.properties') AS p FROM events WHERE anonymous_id = ? AND event = 'Push Clicked'", payload.anonymousId);
+      return rows.length && rows;
+    }, 10_000, 'the Push Clicked event');
+    assert.deepEqual(JSON.parse(click.p), { message_id: payload.message_id, url: `${BASE}${payload.url}` });
   } finally {
     await close();
   }
