@@ -54,7 +54,7 @@ impl Caller {
         }
         let resp = Response::empty()?.with_status(204);
         let headers = resp.headers();
-        headers.set("access-control-allow-methods", "GET, POST, OPTIONS")?;
+        headers.set("access-control-allow-methods", "GET, POST, DELETE, OPTIONS")?;
         headers.set(
             "access-control-allow-headers",
             "content-type, authorization, content-encoding",

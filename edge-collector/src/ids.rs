@@ -3,17 +3,24 @@
 use worker::js_sys::{self, Function, Reflect, Uint8Array};
 use worker::wasm_bindgen::JsCast;
 
-/// 12 bytes from the runtime's `crypto.getRandomValues`.
-fn random_bytes() -> Option<[u8; 12]> {
+/// Fills `out` (at most 65,536 bytes) from the runtime's `crypto.getRandomValues`, a
+/// cryptographically secure source; `None` if the runtime has none.
+pub fn fill_random(out: &mut [u8]) -> Option<()> {
     let crypto = Reflect::get(&js_sys::global(), &"crypto".into()).ok()?;
     let fill: Function = Reflect::get(&crypto, &"getRandomValues".into())
         .ok()?
         .dyn_into()
         .ok()?;
-    let array = Uint8Array::new_with_length(12);
+    let array = Uint8Array::new_with_length(out.len() as u32);
     fill.call1(&crypto, &array).ok()?;
+    array.copy_to(out);
+    Some(())
+}
+
+/// 12 bytes from the runtime's `crypto.getRandomValues`.
+fn random_bytes() -> Option<[u8; 12]> {
     let mut bytes = [0u8; 12];
-    array.copy_to(&mut bytes);
+    fill_random(&mut bytes)?;
     Some(bytes)
 }
 

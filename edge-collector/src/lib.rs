@@ -14,6 +14,9 @@
 //! - `POST /v1/admin/click-tokens`: issue a click token for a contact (admin key).
 //! - `GET|DELETE /v1/profiles/{id}`, `GET /v1/profiles?userId=...`: export or erase (admin key).
 //! - `GET /v1/health`: liveness.
+//! - `GET /v1/admin/experiments/report?test=KEY`: the A/B report of a test (admin key).
+//! - Web push (`push`): `GET /orbita-sw.js` (the service worker), `GET /v1/push/vapid-public-key`,
+//!   `POST|DELETE /v1/push/subscriptions` (browser endpoints), `POST /v1/admin/push/send`.
 //!
 //! Browser endpoints answer CORS preflights and refuse pages on origins that are neither the
 //! collector's own nor listed in `ALLOWED_ORIGINS`.
@@ -23,12 +26,14 @@ mod body;
 mod catalogue;
 mod click_tokens;
 mod cors;
+mod experiments;
 mod group_commit;
 mod identity;
 mod ids;
 mod ingest;
 mod limits;
 mod profiles;
+mod push;
 mod recommendations;
 mod reply;
 mod site_config;
@@ -73,6 +78,8 @@ async fn route(req: Request, env: &Env, path: &str) -> Result<Response> {
                 | "/v1/click-token"
                 | "/v1/site-config"
                 | "/v1/subscribe"
+                | "/v1/push/vapid-public-key"
+                | "/v1/push/subscriptions"
         );
     if !browser_endpoint {
         return match (req.method(), path) {
@@ -83,6 +90,9 @@ async fn route(req: Request, env: &Env, path: &str) -> Result<Response> {
             (_, p) if p == "/v1/profiles" || p.starts_with("/v1/profiles/") => {
                 profiles::handle(req, env, p).await
             }
+            (Method::Post, "/v1/admin/push/send") => push::send(req, env).await,
+            (Method::Get, "/v1/admin/experiments/report") => experiments::serve(req, env).await,
+            (Method::Get, "/orbita-sw.js") => push::service_worker(),
             (Method::Get, "/v1/health") => reply::json(200, &serde_json::json!({"ok": true})),
             (Method::Post, "/api/v2/event") => ingest::yespo(req, env, &Caller::Server).await,
             (
@@ -90,7 +100,8 @@ async fn route(req: Request, env: &Env, path: &str) -> Result<Response> {
                 "/v1/admin/catalogue"
                 | "/v1/admin/catalogue/retire"
                 | "/v1/admin/click-tokens"
-                | "/v1/admin/site-config",
+                | "/v1/admin/site-config"
+                | "/v1/admin/push/send",
             ) => method_not_allowed(),
             _ => reply::error(404, "not_found", "no such endpoint"),
         };
@@ -115,6 +126,9 @@ async fn route(req: Request, env: &Env, path: &str) -> Result<Response> {
         (Method::Get, "/v1/recommendations", _) => recommendations::serve(req, env).await?,
         (Method::Get, "/v1/site-config", _) => site_config::get(req, env).await?,
         (Method::Post, "/v1/subscribe", _) => subscribe::handle(req, env).await?,
+        (Method::Get, "/v1/push/vapid-public-key", _) => push::vapid_public_key(env)?,
+        (Method::Post, "/v1/push/subscriptions", _) => push::subscribe(req, env).await?,
+        (Method::Delete, "/v1/push/subscriptions", _) => push::unsubscribe(req, env).await?,
         _ => method_not_allowed()?,
     };
     caller.decorate(answer)

@@ -6,8 +6,10 @@
 pub mod catalogue;
 pub mod enrich;
 pub mod eval;
+pub mod experiment_report;
 pub mod feed;
 pub mod identity;
 pub mod models;
 pub mod profile;
 pub mod recommend;
+pub mod web_push;

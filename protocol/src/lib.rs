@@ -17,6 +17,7 @@ pub mod experiment;
 pub mod ids;
 pub mod limits;
 pub mod names;
+pub mod push;
 pub mod recommendation;
 pub mod site_config;
 pub mod time;

@@ -1,7 +1,10 @@
-//! Drawing a recommendation block as product cards, text always as text.
+//! Drawing a recommendation block as product cards, text always as text: a scroll-snap row
+//! (a carousel on narrow screens) with previous/next buttons, an impression once half of the
+//! block has been visible, and clicks that carry the block's `recommId`.
 
-use js_sys::{Array, Function, Reflect};
+use js_sys::{Array, Function, Object, Reflect};
 use protocol::ecommerce;
+use protocol::experiment::{BLOCK_VIEWED, PLACEMENT, PRODUCT_CLICKED, RECOMM_ID, VARIANT};
 use protocol::recommendation::fields;
 use wasm_bindgen::prelude::*;
 use web_sys::{Document, Element, ShadowRootInit, ShadowRootMode};
@@ -11,9 +14,14 @@ use web_sys::{Document, Element, ShadowRootInit, ShadowRootMode};
 /// Shops theme it with CSS custom properties on the placeholder.
 const STYLE: &str = "\
 :host{display:block;contain:content}\
-.block{font:var(--orbita-font,inherit);color:var(--orbita-text,inherit);overflow:hidden;box-sizing:border-box}\
-h2{font-size:1.15em;margin:0 0 .6em;height:1.4em;line-height:1.4em;overflow:hidden}\
+.block{position:relative;font:var(--orbita-font,inherit);color:var(--orbita-text,inherit);overflow:hidden;box-sizing:border-box}\
+h2{font-size:1.15em;margin:0 0 .6em;height:1.4em;line-height:1.4em;overflow:hidden;padding-right:72px}\
+.nav{position:absolute;top:0;right:0;display:flex;gap:6px}\
+.nav button{width:30px;height:30px;padding:0;border-radius:50%;border:1px solid var(--orbita-border,#e6e2da);\
+background:var(--orbita-card-bg,#fff);color:inherit;font:inherit;font-size:18px;line-height:1;cursor:pointer}\
+.nav button:focus-visible{outline:2px solid var(--orbita-accent,#2f5d50);outline-offset:2px}\
 ul{list-style:none;margin:0;padding:0 0 8px;display:flex;gap:16px;overflow-x:auto;scroll-snap-type:x mandatory}\
+@media (prefers-reduced-motion:no-preference){ul{scroll-behavior:smooth}}\
 li{flex:0 0 var(--orbita-card-width,180px);scroll-snap-align:start}\
 a{display:block;color:inherit;text-decoration:none;border-radius:var(--orbita-radius,10px);\
 background:var(--orbita-card-bg,#fff);border:1px solid var(--orbita-border,#e6e2da);padding:10px;height:244px;box-sizing:border-box}\
@@ -126,22 +134,138 @@ pub fn draw(
         section.append_child(&heading)?;
     }
     let list = element(&doc, "ul", "", "")?;
+    let labels = Labels::of(host);
+    let base = properties(&recomm_id, placement, host);
     for item in items.iter() {
-        let card = card(&doc, &item, &recomm_id, placement, orbita.clone())?;
+        let card = card(&doc, &item, &base, orbita.clone())?;
         list.append_child(&card)?;
     }
+    let buttons = nav(&doc, &list, &labels)?;
+    section.append_child(&buttons)?;
     section.append_child(&list)?;
     root.append_child(&section)?;
     host.set_attribute("data-orbita-recomm-id", &recomm_id)?;
     host.set_attribute("data-orbita-state", "shown")?;
+    if let Some(orbita) = orbita {
+        observe_impression(host, orbita, base);
+    }
     Ok(())
+}
+
+/// Texts of the carousel buttons: the shop's (in its language) or English.
+struct Labels {
+    previous: String,
+    next: String,
+}
+
+impl Labels {
+    fn of(host: &Element) -> Self {
+        let label = |name: &str, default: &str| {
+            host.get_attribute(name)
+                .filter(|l| !l.trim().is_empty())
+                .unwrap_or_else(|| default.into())
+        };
+        Self {
+            previous: label("data-orbita-previous-label", "Previous products"),
+            next: label("data-orbita-next-label", "Next products"),
+        }
+    }
+}
+
+/// The event properties every event of this block carries: `recomm_id`, `placement` and,
+/// when the placement is under an A/B test, `variant` (the placeholder's
+/// `data-orbita-variant`).
+fn properties(recomm_id: &str, placement: &str, host: &Element) -> Object {
+    let props = Object::new();
+    let _ = Reflect::set(&props, &RECOMM_ID.into(), &recomm_id.into());
+    let _ = Reflect::set(&props, &PLACEMENT.into(), &placement.into());
+    if let Some(variant) = host.get_attribute("data-orbita-variant") {
+        let _ = Reflect::set(&props, &VARIANT.into(), &variant.into());
+    }
+    props
+}
+
+/// A copy of `props` (each event gets its own object: the tracker may keep it).
+fn copy(props: &Object) -> Object {
+    Object::assign(&Object::new(), props)
+}
+
+/// Previous/next buttons scrolling the row by about a screen of cards; keyboard-reachable
+/// (native buttons), labelled, and placed over the heading row so they take no height.
+fn nav(doc: &Document, list: &Element, labels: &Labels) -> Result<Element, JsValue> {
+    let nav = element(doc, "div", "nav", "")?;
+    for (class, label, glyph, direction) in [
+        ("prev", labels.previous.as_str(), "\u{2039}", -1.0),
+        ("next", labels.next.as_str(), "\u{203a}", 1.0),
+    ] {
+        let button = element(doc, "button", class, glyph)?;
+        button.set_attribute("type", "button")?;
+        button.set_attribute("aria-label", label)?;
+        let list = list.clone();
+        let on_click = Closure::<dyn Fn()>::new(move || {
+            let step = f64::from(list.client_width()) * 0.9 * direction;
+            let options = web_sys::ScrollToOptions::new();
+            options.set_left(step);
+            list.scroll_by_with_scroll_to_options(&options);
+        });
+        button.add_event_listener_with_callback("click", on_click.as_ref().unchecked_ref())?;
+        on_click.forget();
+        nav.append_child(&button)?;
+    }
+    Ok(nav)
+}
+
+/// Reports `Recommendation Block Viewed` the first time at least half of the block is in the
+/// viewport (IntersectionObserver, so no scroll listener runs on the main thread).
+fn observe_impression(host: &Element, orbita: Function, props: Object) {
+    let Ok(constructor) = Reflect::get(&js_sys::global(), &"IntersectionObserver".into())
+        .and_then(|c| c.dyn_into::<Function>())
+    else {
+        return;
+    };
+    let on_change =
+        Closure::<dyn FnMut(Array, JsValue)>::new(move |entries: Array, observer: JsValue| {
+            let seen = entries.iter().any(|entry| {
+                let ratio = Reflect::get(&entry, &"intersectionRatio".into())
+                    .ok()
+                    .and_then(|r| r.as_f64())
+                    .unwrap_or(0.0);
+                let intersecting = Reflect::get(&entry, &"isIntersecting".into())
+                    .map(|v| v.is_truthy())
+                    .unwrap_or(false);
+                intersecting && ratio >= 0.5
+            });
+            if seen {
+                if let Ok(disconnect) = Reflect::get(&observer, &"disconnect".into())
+                    .and_then(|d| d.dyn_into::<Function>())
+                {
+                    let _ = disconnect.call0(&observer);
+                }
+                let _ = orbita.call3(
+                    &JsValue::NULL,
+                    &"track".into(),
+                    &BLOCK_VIEWED.into(),
+                    &copy(&props),
+                );
+            }
+        });
+    let options = Object::new();
+    let _ = Reflect::set(&options, &"threshold".into(), &0.5.into());
+    let args = Array::of2(on_change.as_ref(), &options);
+    if let Ok(observer) = Reflect::construct(&constructor, &args) {
+        if let Ok(observe) =
+            Reflect::get(&observer, &"observe".into()).and_then(|o| o.dyn_into::<Function>())
+        {
+            let _ = observe.call1(&observer, host);
+        }
+    }
+    on_change.forget();
 }
 
 fn card(
     doc: &Document,
     item: &JsValue,
-    recomm_id: &str,
-    placement: &str,
+    base: &Object,
     orbita: Option<Function>,
 ) -> Result<Element, JsValue> {
     let li = doc.create_element("li")?;
@@ -171,20 +295,18 @@ fn card(
         link.append_child(&old)?;
     }
     if let Some(orbita) = orbita {
-        let props = js_sys::Object::new();
+        let props = copy(base);
         let _ = Reflect::set(
             &props,
             &ecommerce::PRODUCT_ID.into(),
             &text(item, fields::ID).into(),
         );
-        let _ = Reflect::set(&props, &"recomm_id".into(), &recomm_id.into());
-        let _ = Reflect::set(&props, &"placement".into(), &placement.into());
         let on_click = Closure::<dyn Fn()>::new(move || {
             let _ = orbita.call3(
                 &JsValue::NULL,
                 &"track".into(),
-                &"Product Clicked".into(),
-                &props,
+                &PRODUCT_CLICKED.into(),
+                &copy(&props),
             );
         });
         link.add_event_listener_with_callback("click", on_click.as_ref().unchecked_ref())?;

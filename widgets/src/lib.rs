@@ -13,6 +13,7 @@ static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_all
 
 mod cards;
 mod forms;
+pub mod push;
 pub mod rules;
 
 use js_sys::{Function, Reflect};

@@ -32,21 +32,18 @@ pub fn report(flags: &[String]) -> Result {
     let dir = crate::tools::root().join("target/site/orbita");
     // The tracker's own JavaScript modules (the outbox), imported by its glue.
     let mut tracker = vec!["tracker.js".to_string(), "tracker_bg.wasm".to_string()];
-    for snippet in crate::build::snippets(&dir.join("snippets")) {
-        let path = snippet.strip_prefix(&dir).map_err(|e| e.to_string())?;
-        if path.to_string_lossy().starts_with("snippets/tracker-wasm-") {
-            tracker.push(path.to_string_lossy().into_owned());
-        }
-    }
-    let tracker: Vec<&str> = tracker.iter().map(String::as_str).collect();
-    // The widgets' own JavaScript (forms: triggers and drawing), likewise.
+    // Likewise the widgets' (the web push flow).
     let mut widgets = vec!["widgets.js".to_string(), "widgets_bg.wasm".to_string()];
     for snippet in crate::build::snippets(&dir.join("snippets")) {
         let path = snippet.strip_prefix(&dir).map_err(|e| e.to_string())?;
-        if path.to_string_lossy().starts_with("snippets/widgets-") {
-            widgets.push(path.to_string_lossy().into_owned());
+        let path = path.to_string_lossy().into_owned();
+        if path.starts_with("snippets/tracker-wasm-") {
+            tracker.push(path);
+        } else if path.starts_with("snippets/widgets-") {
+            widgets.push(path);
         }
     }
+    let tracker: Vec<&str> = tracker.iter().map(String::as_str).collect();
     let widgets: Vec<&str> = widgets.iter().map(String::as_str).collect();
     let groups: [(&str, &[&str]); 4] = [
         ("stub (script tag)", &["orbita.js"]),

@@ -1,0 +1,149 @@
+// Recommendation blocks in Chromium: a hostile product name from the feed renders as text and
+// runs nothing; the impression is reported once half the block is visible (not before); clicks
+// keep the block's recommId; the carousel's buttons are reachable and work from the keyboard;
+// the block causes no layout shift. (Runs after recommendations.test.mjs: it makes its own
+// product the bestseller, and retires it at the end.)
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { ADMIN, BASE, WRITE_KEY, launch, d1, eventually, postBatch, uniqueId } from './helpers.mjs';
+
+const HOSTILE = '<img src=x onerror=alert(1)>';
+const productId = uniqueId('xss');
+
+async function importProducts(products) {
+  const res = await fetch(`${BASE}/v1/admin/catalogue?mode=partial`, {
+    method: 'POST', headers: { ...ADMIN, 'content-type': 'application/json' }, body: JSON.stringify({ products }),
+  });
+  assert.equal(res.status, 200, await res.text());
+}
+
+const hostileProduct = (available) => ({
+  id: productId, title: HOSTILE, price: 9, currency: 'EUR', category: 'Test', available,
+  image: '/img/LL-1001.svg', url: '/p/LL-1001', brand: null,
+});
+
+let browser;
+before(async () => {
+  browser = await launch();
+  await importProducts([hostileProduct(true)]);
+  // Twenty buyers make it the bestseller, so the home block shows it first.
+  for (let i = 0; i < 20; i++) {
+    const res = await postBatch({ writeKey: WRITE_KEY, batch: [{
+      type: 'track', event: 'Order Completed', anonymousId: uniqueId('xss-buyer'), messageId: uniqueId('xss-order'),
+      properties: { order_id: uniqueId('o'), total: 9, currency: 'EUR', products: [{ product_id: productId, quantity: 1, price: 9 }] },
+    }] });
+    assert.equal(res.body.accepted, 1);
+  }
+});
+after(async () => {
+  await importProducts([hostileProduct(false)]);
+  await browser?.close();
+});
+
+const events = (anonymousId, name) => d1(
+  "SELECT json_extract(raw, '$.properties') AS p FROM events WHERE anonymous_id = ? AND event = ?", anonymousId, name,
+).map((r) => JSON.parse(r.p));
+
+test('a narrow screen: text stays text, one impression when visible, keyboard carousel, clicks keep recommId, no shift', async () => {
+  const page = await browser.context.newPage();
+  await page.setViewportSize({ width: 375, height: 640 });
+  const dialogs = [];
+  const requests = [];
+  page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss(); });
+  page.on('request', (r) => requests.push(r.url()));
+  await page.addInitScript(() => {
+    window.__shifts = [];
+    new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__shifts.push(e.value); })
+      .observe({ type: 'layout-shift', buffered: true });
+  });
+  await page.goto(`${BASE}/`);
+  const host = page.locator('[data-orbita-placement="home"]');
+  await eventually(async () => (await host.getAttribute('data-orbita-state')) === 'shown', 15_000, 'the block');
+  const recommId = await host.getAttribute('data-orbita-recomm-id');
+  const anonymousId = await page.evaluate(() => window.orbita.anonymousId());
+
+  // The hostile name is the first card's text, and no element was made from it.
+  const first = await host.evaluate((el) => {
+    const name = el.shadowRoot.querySelector('li .name');
+    return { text: name.textContent, children: name.childElementCount, imgs: el.shadowRoot.querySelectorAll('img').length, cards: el.shadowRoot.querySelectorAll('li').length };
+  });
+  assert.equal(first.text, HOSTILE);
+  assert.equal(first.children, 0);
+  assert.equal(first.imgs, first.cards, 'one image per card, none from the name');
+  assert.equal(await page.evaluate(() => window.__shifts.reduce((a, b) => a + b, 0)), 0, 'no layout shift');
+
+  // Below the fold on this screen: no impression yet.
+  const top = await host.evaluate((el) => el.getBoundingClientRect().top);
+  assert.ok(top > 640, `the block starts below the fold (${top}px)`);
+  await page.waitForTimeout(1500);
+  await page.evaluate(() => window.orbita('flush'));
+  await page.waitForTimeout(500);
+  assert.deepEqual(events(anonymousId, 'Recommendation Block Viewed'), [], 'no impression before it is visible');
+
+  await host.evaluate((el) => el.scrollIntoView({ block: 'center' }));
+  const [viewed] = await eventually(() => {
+    const rows = events(anonymousId, 'Recommendation Block Viewed');
+    return rows.length && rows;
+  }, 10_000, 'the impression');
+  assert.deepEqual(viewed, { recomm_id: recommId, placement: 'home' });
+  // Scrolling away and back does not count it again.
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.waitForTimeout(300);
+  await host.evaluate((el) => el.scrollIntoView({ block: 'center' }));
+  await page.waitForTimeout(800);
+  await page.evaluate(() => window.orbita('flush'));
+  await page.waitForTimeout(500);
+  assert.equal(events(anonymousId, 'Recommendation Block Viewed').length, 1);
+
+  // Keyboard: Tab reaches the "next" button; Enter scrolls the row; "previous" scrolls back.
+  await page.evaluate(() => { document.activeElement?.blur(); window.scrollTo(0, 0); });
+  const focused = () => host.evaluate((el) => el.shadowRoot.activeElement?.getAttribute('aria-label') ?? null);
+  let label = null;
+  for (let i = 0; i < 300 && label !== 'Next products'; i++) {
+    await page.keyboard.press('Tab');
+    label = await focused();
+  }
+  assert.equal(label, 'Next products', 'the next button is in the tab order');
+  const scrollLeft = () => host.evaluate((el) => el.shadowRoot.querySelector('ul').scrollLeft);
+  assert.equal(await scrollLeft(), 0);
+  await page.keyboard.press('Enter');
+  await eventually(async () => (await scrollLeft()) > 100, 5_000, 'the row to scroll forward');
+  await page.keyboard.press('Shift+Tab');
+  assert.equal(await focused(), 'Previous products');
+  await page.keyboard.press('Enter');
+  await eventually(async () => (await scrollLeft()) === 0, 5_000, 'the row to scroll back');
+
+  // A click on a card keeps the block's recommId (sent from the outbox, even across navigation).
+  await host.evaluate((el) => el.shadowRoot.querySelector('li:nth-child(2) a').click());
+  const [clicked] = await eventually(() => {
+    const rows = events(anonymousId, 'Product Clicked');
+    return rows.length && rows;
+  }, 10_000, 'the click event');
+  assert.equal(clicked.recomm_id, recommId);
+  assert.equal(clicked.placement, 'home');
+  assert.match(String(clicked.product_id), /./);
+
+  assert.deepEqual(dialogs, [], 'nothing ran alert()');
+  assert.ok(!requests.some((u) => u === `${BASE}/x`), 'the hostile <img src=x> was never loaded');
+  await page.close();
+});
+
+test('the block reserves its height: drawing it shifts nothing (narrow screen)', async () => {
+  const page = await browser.context.newPage();
+  await page.setViewportSize({ width: 375, height: 900 });
+  await page.addInitScript(() => {
+    window.__shifts = [];
+    new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__shifts.push(e.value); })
+      .observe({ type: 'layout-shift', buffered: true });
+  });
+  await page.goto(`${BASE}/p/LL-1002`);
+  const host = page.locator('[data-orbita-placement="product"]');
+  await eventually(async () => (await host.getAttribute('data-orbita-state')) === 'shown', 15_000, 'the block');
+  const imgs = await host.evaluate((el) => [...el.shadowRoot.querySelectorAll('img')].map((i) => [i.loading, i.getAttribute('width'), i.getAttribute('height')]));
+  assert.ok(imgs.length > 0);
+  for (const img of imgs) assert.deepEqual(img, ['lazy', '158', '150']);
+  await host.evaluate((el) => el.scrollIntoView({ block: 'center' }));
+  await page.waitForTimeout(500);
+  assert.equal(await page.evaluate(() => window.__shifts.reduce((a, b) => a + b, 0)), 0);
+  await page.close();
+});
