@@ -11,3 +11,6 @@ pub mod identity;
 pub mod models;
 pub mod profile;
 pub mod recommend;
+pub mod recommend_placement;
+pub mod recommenders;
+pub mod synthetic;
