@@ -10,6 +10,9 @@
 //!   (admin key); `POST /v1/admin/catalogue/retire`: ends an import sent in parts.
 //! - `POST /v1/admin/click-tokens`: issue a click token for a contact (admin key).
 //! - `GET|DELETE /v1/profiles/{id}`, `GET /v1/profiles?userId=...`: export or erase (admin key).
+//! - `GET|PUT|DELETE /v1/admin/placements[/{name}]`: placements as data (admin key).
+//! - `POST /v1/admin/neighbours/refresh`: recompute the item-to-item tables (admin key; the
+//!   cron trigger does it too, see `scheduled`).
 //! - `GET /v1/health`: liveness.
 //!
 //! Browser endpoints answer CORS preflights and refuse pages on origins that are neither the
@@ -25,12 +28,16 @@ mod identity;
 mod ids;
 mod ingest;
 mod limits;
+mod neighbours;
+mod placements;
 mod profiles;
 mod recommendations;
 mod reply;
 
 use protocol::names::types;
-use worker::{event, Context, Env, Method, Request, Response, Result};
+use worker::{
+    event, Context, Env, Method, Request, Response, Result, ScheduleContext, ScheduledEvent,
+};
 
 use cors::Caller;
 
@@ -55,6 +62,14 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     })
 }
 
+/// The cron trigger (`[triggers] crons` in wrangler.toml): refreshes the item-to-item tables.
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    if let Err(e) = neighbours::scheduled(&env).await {
+        worker::console_error!("neighbour refresh failed: {e}");
+    }
+}
+
 async fn route(req: Request, env: &Env, path: &str) -> Result<Response> {
     let single = SINGLE_EVENT_PATHS
         .iter()
@@ -70,6 +85,12 @@ async fn route(req: Request, env: &Env, path: &str) -> Result<Response> {
             (Method::Post, "/v1/admin/catalogue") => catalogue::import(req, env).await,
             (Method::Post, "/v1/admin/catalogue/retire") => catalogue::retire(req, env).await,
             (Method::Post, "/v1/admin/click-tokens") => click_tokens::issue(req, env).await,
+            (_, p) if p == "/v1/admin/placements" || p.starts_with("/v1/admin/placements/") => {
+                placements::handle(req, env, p).await
+            }
+            (Method::Post, "/v1/admin/neighbours/refresh") => {
+                neighbours::refresh_now(req, env).await
+            }
             (_, p) if p == "/v1/profiles" || p.starts_with("/v1/profiles/") => {
                 profiles::handle(req, env, p).await
             }

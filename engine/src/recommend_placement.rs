@@ -1,6 +1,6 @@
 //! Placements as data: where a block sits (home, category, product, cart, thank-you, 404,
-//! email) = a chain of recommenders tried in order + filters + boosters + rotation + diversity
-//! + a fallback, optionally with A/B variants (each its own chain). Shops change them through
+//! email) = a chain of recommenders tried in order, filters, boosters, rotation, diversity
+//! and a fallback, optionally with A/B variants (each its own chain). Shops change them through
 //! the collector's admin endpoint; [`default_placement`] gives the demo's.
 
 use serde::{Deserialize, Serialize};
@@ -633,8 +633,10 @@ mod tests {
         );
         // Rotation 0.5: a shown twice within 2 h → 60 × 0.25 = 15 (below d's 30); an
         // impression 3 h old does not count for b.
-        let mut v = Visitor::default();
-        v.shown = vec![(0, NOW - 1000), (0, NOW - 2000), (1, NOW - 3 * 3_600_000)];
+        let v = Visitor {
+            shown: vec![(0, NOW - 1000), (0, NOW - 2000), (1, NOW - 3 * 3_600_000)],
+            ..Visitor::default()
+        };
         let mut p = plain(vec![step(Recommender::Bestsellers)]);
         p.rotation = 0.5;
         assert_eq!(
