@@ -25,9 +25,14 @@ const MAX_CART: usize = 50;
 /// History products whose neighbour rows are read.
 const MAX_SOURCES: usize = 40;
 
+/// The catalogue. Sold-out products are loaded only for a placement whose `filters.inStock` is
+/// off (and the page's own product, for its neighbours and category): retired feeds can be large.
 const LOAD_CATALOGUE: &str = "SELECT id, title, price, old_price, currency, category, available, \
     image, url, brand, attributes, COALESCE(added_at_ms, updated_at_ms) AS added_at_ms \
-    FROM products WHERE site_id = ?1 ORDER BY feed_position";
+    FROM products WHERE site_id = ?1 AND (available = 1 OR id = ?2 \
+      OR NOT COALESCE((SELECT json_extract(config, '$.filters.inStock') FROM placements \
+                       WHERE site_id = ?1 AND name = ?3), 1)) \
+    ORDER BY feed_position";
 
 /// Distinct visitors per product, kind of interaction and day, leaving out events flagged as
 /// bots. Product IDs may be sent as numbers, hence the casts.
@@ -205,8 +210,11 @@ pub async fn serve(req: Request, env: &Env) -> Result<Response> {
     let visitor_param = JsValue::from(q.visitor.as_deref().unwrap_or(""));
     let results = db
         .batch(vec![
-            db.prepare(LOAD_CATALOGUE)
-                .bind(std::slice::from_ref(&site_param))?,
+            db.prepare(LOAD_CATALOGUE).bind(&[
+                site_param.clone(),
+                JsValue::from(q.product.as_deref().unwrap_or("")),
+                JsValue::from(q.placement.as_str()),
+            ])?,
             db.prepare(LOAD_INTERACTIONS).bind(&[
                 site_param.clone(),
                 JsValue::from_f64((now - WINDOW_MS) as f64),
