@@ -437,6 +437,7 @@ pub fn serve(
             allowed: &ok,
             // Extra candidates leave room for rotation and diversity to reorder.
             want: (limit - items.len()) * 3 + 4,
+            slots: limit - items.len(),
             in_category: s.in_category,
         };
         let mut found = s.recommender.run(&ask);

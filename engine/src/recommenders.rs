@@ -26,6 +26,8 @@ const PRICES_KEPT: usize = 50;
 const VIEWED_KEPT: usize = 50;
 /// Impressions the visitor profile keeps for rotation.
 const SHOWN_KEPT: usize = 200;
+/// Products of the category whose content likeness `similar` computes (its bestsellers).
+const SIMILAR_CONTENT: usize = 300;
 /// Priced views after which cold start fills the whole block from the visitor's price band.
 const BAND_FULL_AFTER: u32 = 5;
 
@@ -93,6 +95,11 @@ pub struct Shop {
     by_trending: Vec<u32>,
     by_newest: Vec<u32>,
     by_category: Vec<Vec<u32>>,
+    by_price: Vec<u32>,
+    /// Per product, its position in `by_price`.
+    price_rank: Vec<u32>,
+    /// Per product, its position in the bestseller order.
+    rank: Vec<u32>,
     /// Products chosen by the same visitors.
     pub co_viewed: NeighbourTable,
     /// Products carted or bought by the same visitors.
@@ -169,6 +176,21 @@ impl Shop {
                 .cmp(&added_at[a as usize])
                 .then(b.cmp(&a))
         });
+        let mut by_price: Vec<u32> = (0..n as u32).collect();
+        by_price.sort_by(|&a, &b| {
+            products[a as usize]
+                .price
+                .total_cmp(&products[b as usize].price)
+                .then(a.cmp(&b))
+        });
+        let mut price_rank = vec![0u32; n];
+        for (i, &p) in by_price.iter().enumerate() {
+            price_rank[p as usize] = i as u32;
+        }
+        let mut rank = vec![0u32; n];
+        for (i, &p) in by_bestseller.iter().enumerate() {
+            rank[p as usize] = i as u32;
+        }
         let mut by_category = vec![Vec::new(); categories.len()];
         for &p in &by_bestseller {
             by_category[category_of[p as usize] as usize].push(p);
@@ -186,6 +208,9 @@ impl Shop {
             by_trending,
             by_newest,
             by_category,
+            by_price,
+            price_rank,
+            rank,
             co_viewed: NeighbourTable {
                 neighbours: vec![Vec::new(); n],
             },
@@ -378,6 +403,16 @@ impl Visitor {
         }
     }
 
+    /// Folds one event as sent (a Segment `track` event: `event`, `properties`, `timestamp`
+    /// in ms or RFC 3339, the latter read as 0) into the profile.
+    pub fn observe_event(&mut self, shop: &Shop, event: &Value) {
+        let Some(name) = event[protocol::names::EVENT].as_str() else {
+            return;
+        };
+        let at = event[protocol::names::TIMESTAMP].as_i64().unwrap_or(0);
+        self.observe(shop, name, &event[protocol::names::PROPERTIES], at);
+    }
+
     /// The price band of the latest priced views (interquartile range), once there is one.
     pub fn band(&self) -> Option<Band> {
         if self.prices.is_empty() {
@@ -506,6 +541,8 @@ pub struct Ask<'a> {
     pub allowed: &'a dyn Fn(u32) -> bool,
     /// Candidates wanted.
     pub want: usize,
+    /// Slots of the block still to fill (at most `want`): cold start spreads over these.
+    pub slots: usize,
     /// Restrict to the context's category.
     pub in_category: bool,
 }
@@ -606,72 +643,77 @@ pub fn band_affinity(price: f32, band: &Band) -> f32 {
     0.5f32.powf(distance / width)
 }
 
-/// Cold start: bestsellers spread across price levels (the allowed products split into as many
-/// price ranges as items wanted, the best of each range taken in turn), shifting towards the
-/// visitor's price band as they browse: after n priced views, ceil(want · n / 5) of the items
-/// are the bestsellers closest to the band (all of them from the fifth view on).
+/// Cold start: bestsellers spread across price levels (the catalogue split by price into as
+/// many ranges as slots to fill, the best allowed product of each range taken), shifting towards
+/// the visitor's price band as they browse: after n priced views, ceil(slots · n / 5) of the
+/// items are the products closest to the band (affinity × (1 + bestseller score)), all of them
+/// from the fifth view on. Reads only the products near the band and the top of the
+/// bestseller list, so it stays fast on large catalogues.
 pub fn cold_start(ask: &Ask) -> Vec<Candidate> {
     let shop = ask.shop;
-    let want = ask.want;
-    if want == 0 {
+    let slots = ask.slots.min(ask.want);
+    if slots == 0 {
         return Vec::new();
     }
     let category = ask.category();
-    let pool: Vec<u32> = shop
-        .by_bestseller
-        .iter()
-        .copied()
-        .filter(|&p| category.is_none_or(|c| shop.category_of(p) == c) && (ask.allowed)(p))
-        .collect();
-    let mut out: Vec<Candidate> = Vec::with_capacity(want);
-    let mut taken = vec![false; pool.len()];
+    let fits = |p: u32| category.is_none_or(|c| shop.category_of(p) == c) && (ask.allowed)(p);
     let score = |p: u32| shop.bestseller_score[p as usize];
+    let mut out: Vec<Candidate> = Vec::with_capacity(slots);
     if let Some(band) = ask.visitor.band() {
         let share = ask.visitor.priced_views.min(BAND_FULL_AFTER) as usize;
-        let in_band = (want * share).div_ceil(BAND_FULL_AFTER as usize);
-        let mut near: Vec<(usize, f32)> = pool
-            .iter()
-            .enumerate()
-            .map(|(i, &p)| {
-                let affinity = band_affinity(shop.product(p).price as f32, &band);
-                (i, affinity * (1.0 + score(p)))
+        let in_band = (slots * share).div_ceil(BAND_FULL_AFTER as usize);
+        // Products within 6 band widths (affinity ≥ 1/64), else the whole catalogue.
+        let width = (band.high - band.low).max(band.median * 0.1).max(0.01);
+        let price_at = |i: usize| shop.product(shop.by_price[i]).price as f32;
+        let lo = shop
+            .by_price
+            .partition_point(|&p| (shop.product(p).price as f32) < band.low - 6.0 * width);
+        let hi = shop
+            .by_price
+            .partition_point(|&p| (shop.product(p).price as f32) <= band.high + 6.0 * width);
+        let window = if lo < hi {
+            lo..hi
+        } else {
+            0..shop.by_price.len()
+        };
+        let mut near: Vec<(u32, f32)> = window
+            .filter(|&i| fits(shop.by_price[i]))
+            .map(|i| {
+                let p = shop.by_price[i];
+                (p, band_affinity(price_at(i), &band) * (1.0 + score(p)))
             })
             .collect();
-        near.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        for &(i, s) in near.iter().take(in_band) {
-            taken[i] = true;
-            out.push(Candidate {
-                product: pool[i],
-                score: s,
-                why: Why::InBand,
-            });
-        }
-    }
-    // The rest: one range of prices per remaining slot, each range's best in turn.
-    let rest = want.saturating_sub(out.len());
-    if rest > 0 {
-        let mut by_price: Vec<usize> = (0..pool.len()).filter(|&i| !taken[i]).collect();
-        by_price.sort_by(|&a, &b| {
-            shop.product(pool[a])
-                .price
-                .total_cmp(&shop.product(pool[b]).price)
-                .then(a.cmp(&b))
+        near.sort_by(|a, b| {
+            b.1.total_cmp(&a.1)
+                .then(shop.rank[a.0 as usize].cmp(&shop.rank[b.0 as usize]))
         });
-        let ranges = rest.min(by_price.len());
-        let mut picks: Vec<usize> = Vec::with_capacity(ranges);
-        for r in 0..ranges {
-            let (start, end) = (
-                r * by_price.len() / ranges,
-                (r + 1) * by_price.len() / ranges,
-            );
-            // Pool positions are bestseller order: the smallest position is the range's best.
-            if let Some(&best) = by_price[start..end].iter().min() {
-                picks.push(best);
+        out.extend(near.iter().take(in_band).map(|&(p, s)| Candidate {
+            product: p,
+            score: s,
+            why: Why::InBand,
+        }));
+    }
+    // The rest: one range of catalogue prices per remaining slot; walking the bestseller list,
+    // each range keeps the first allowed product that falls in it.
+    let ranges = slots - out.len();
+    if ranges > 0 {
+        let n = shop.products.len().max(1);
+        let mut filled = vec![false; ranges];
+        let mut left = ranges;
+        let list: &[u32] = match category {
+            Some(c) => &shop.by_category[c as usize],
+            None => &shop.by_bestseller,
+        };
+        for &p in list {
+            if left == 0 {
+                break;
             }
-        }
-        picks.sort_unstable();
-        for i in picks {
-            let p = pool[i];
+            let range = shop.price_rank[p as usize] as usize * ranges / n;
+            if filled[range] || !fits(p) || out.iter().any(|c| c.product == p) {
+                continue;
+            }
+            filled[range] = true;
+            left -= 1;
             out.push(Candidate {
                 product: p,
                 score: score(p),
@@ -712,7 +754,8 @@ pub fn likeness(a: &Product, b: &Product) -> f32 {
 }
 
 /// Similar products: for the page's product, its co-viewed neighbours (weights scaled so the
-/// strongest is 1) plus content likeness ([`likeness`]) over the products of its top category;
+/// strongest is 1) plus content likeness ([`likeness`]) over the 300 best-selling products of
+/// its top category;
 /// score = 2 × co-viewed + likeness. The reason names the larger part.
 pub fn similar(ask: &Ask) -> Vec<Candidate> {
     let shop = ask.shop;
@@ -730,7 +773,11 @@ pub fn similar(ask: &Ask) -> Vec<Candidate> {
         }
     }
     let me = shop.product(source);
-    for &p in &shop.by_category[shop.category_of(source) as usize] {
+    // Content: the category's best-selling products (at most SIMILAR_CONTENT of them).
+    for &p in shop.by_category[shop.category_of(source) as usize]
+        .iter()
+        .take(SIMILAR_CONTENT)
+    {
         if p != source && (ask.allowed)(p) {
             scores.entry(p).or_default().1 = likeness(me, shop.product(p));
         }
@@ -960,6 +1007,7 @@ mod tests {
             context,
             allowed,
             want,
+            slots: want,
             in_category: false,
         }
     }
@@ -1071,7 +1119,8 @@ mod tests {
             "popular at its price level (bought 8 times)"
         );
         // One view at 20: band [20, 20], 1 of 5 views → ceil(4/5) = 1 item near the band: b
-        // (affinity 1 × (1 + 20)); the other 3 spread over the rest (a, c..h → 3 ranges).
+        // (affinity 1 × (1 + 20)); the other 3 slots are 3 price ranges of the catalogue
+        // (a-c, d-f, g-h): walking h, g, f, ... the first of each range: h, f, c.
         let mut v = Visitor::default();
         v.observe(
             &shop,
@@ -1082,7 +1131,7 @@ mod tests {
         let list = cold_start(&ask(&shop, &v, &c, &all, 4));
         assert_eq!(list[0].why, Why::InBand);
         assert_eq!(ids(&shop, &list)[0], "b");
-        assert_eq!(ids(&shop, &list)[1..], ["h", "e", "c"]);
+        assert_eq!(ids(&shop, &list)[1..], ["h", "f", "c"]);
         // Five views (20, 20, 30, 30, 20): band 20-30 (width 10), every item near it. Scores
         // affinity × (1 + bestseller score): c 1 × 31, b 1 × 21, d 0.5 × 41 = 20.5,
         // e 0.25 × 51 = 12.75, a 0.5 × 11 = 5.5.
