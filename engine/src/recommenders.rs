@@ -295,6 +295,119 @@ pub struct Visitor {
     pub shown: Vec<(u32, i64)>,
 }
 
+/// Parses one event's JSON text into a `serde_json::Value` (a parse-only baseline).
+pub fn parse_event(text: &str) -> Option<Value> {
+    serde_json::from_str(text).ok()
+}
+
+/// Checks one event's JSON text without building anything (the cheapest full parse: the
+/// strictest parse-only baseline).
+pub fn validate_event(text: &str) -> bool {
+    serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
+}
+
+/// A product ID or price as events send it: a string or a number, borrowed from the text
+/// when it has no escapes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scalar<'a> {
+    /// Text.
+    Text(std::borrow::Cow<'a, str>),
+    /// A number.
+    Number(f64),
+}
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Scalar<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Scalar<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string or a number")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Scalar::Text(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Scalar::Text(std::borrow::Cow::Owned(v.to_string())))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Scalar::Number(v as f64))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Scalar::Number(v as f64))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(Scalar::Number(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Scalar<'_> {
+    fn product(&self, shop: &Shop) -> Option<u32> {
+        match self {
+            Scalar::Text(s) => shop.number(s),
+            Scalar::Number(n) => shop.number(&n.to_string()),
+        }
+    }
+
+    fn price(&self) -> Option<f32> {
+        match self {
+            Scalar::Text(s) => s.trim().parse::<f64>().ok(),
+            Scalar::Number(n) => Some(*n),
+        }
+        .filter(|p| p.is_finite() && *p > 0.0)
+        .map(|p| p as f32)
+    }
+}
+
+/// One line of a cart or order, as much as profiles read.
+#[derive(Debug, serde::Deserialize)]
+pub struct UpdateLine<'a> {
+    /// The product.
+    #[serde(borrow)]
+    pub product_id: Option<Scalar<'a>>,
+}
+
+/// The properties profiles read; everything else in the event is skipped unread.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct UpdateProperties<'a> {
+    /// Product viewed.
+    #[serde(borrow, default)]
+    pub product_id: Option<Scalar<'a>>,
+    /// Its price.
+    #[serde(borrow, default)]
+    pub price: Option<Scalar<'a>>,
+    /// Cart or order lines.
+    #[serde(borrow, default)]
+    pub products: Option<Vec<UpdateLine<'a>>>,
+    /// Products a recommendation block showed.
+    #[serde(borrow, default)]
+    pub product_ids: Option<Vec<Scalar<'a>>>,
+}
+
+/// An event parsed for a profile update: only what profiles read, borrowed from the text.
+#[derive(Debug, serde::Deserialize)]
+pub struct ProfileUpdate<'a> {
+    /// The `track` event's name.
+    #[serde(borrow, default)]
+    pub event: Option<std::borrow::Cow<'a, str>>,
+    /// The visitor.
+    #[serde(borrow, default, rename = "anonymousId")]
+    pub anonymous_id: Option<std::borrow::Cow<'a, str>>,
+    /// What profiles read of `properties`.
+    #[serde(borrow, default)]
+    pub properties: UpdateProperties<'a>,
+}
+
+impl<'a> ProfileUpdate<'a> {
+    /// Parses an event's JSON text.
+    pub fn parse(text: &'a str) -> Option<ProfileUpdate<'a>> {
+        serde_json::from_str(text).ok()
+    }
+}
+
 /// A product ID as text (shops send numbers too).
 fn id_text(v: &Value) -> Option<std::borrow::Cow<'_, str>> {
     match v {
@@ -413,6 +526,55 @@ impl Visitor {
         self.observe(shop, name, &event[protocol::names::PROPERTIES], at);
     }
 
+    /// Folds a parsed [`ProfileUpdate`] that happened at `at` into the profile: the same
+    /// changes as [`Visitor::observe`], without building a `serde_json::Value`.
+    pub fn apply(&mut self, shop: &Shop, update: &ProfileUpdate, at: i64) {
+        let p = &update.properties;
+        let lines = || {
+            p.products
+                .iter()
+                .flatten()
+                .filter_map(|l| l.product_id.as_ref()?.product(shop))
+        };
+        match update.event.as_deref() {
+            Some(ecommerce::PRODUCT_VIEWED) => {
+                if let Some(product) = p.product_id.as_ref().and_then(|id| id.product(shop)) {
+                    push_recent(&mut self.viewed, product, at, VIEWED_KEPT);
+                }
+                if let Some(price) = p.price.as_ref().and_then(Scalar::price) {
+                    if self.prices.len() == PRICES_KEPT {
+                        self.prices.remove(0);
+                    }
+                    self.prices.push(price);
+                    self.priced_views += 1;
+                }
+            }
+            Some(ecommerce::CART_UPDATED) => {
+                self.cart.clear();
+                for product in lines() {
+                    if !self.cart.contains(&product) {
+                        self.cart.push(product);
+                    }
+                }
+            }
+            Some(ecommerce::ORDER_COMPLETED) => {
+                for product in lines() {
+                    self.purchased.retain(|&q| q != product);
+                    self.purchased.push(product);
+                }
+                self.cart.clear();
+            }
+            Some(protocol::experiment::BLOCK_VIEWED) => {
+                for id in p.product_ids.iter().flatten() {
+                    if let Some(product) = id.product(shop) {
+                        push_recent(&mut self.shown, product, at, SHOWN_KEPT);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// The price band of the latest priced views (interquartile range), once there is one.
     pub fn band(&self) -> Option<Band> {
         if self.prices.is_empty() {
@@ -451,6 +613,36 @@ impl Visitor {
             put(p, InteractionKind::Purchase.weight() as f32);
         }
         out
+    }
+}
+
+/// Visitor profiles by anonymous ID, updated one event (its JSON text) at a time: what a
+/// long-running server (or the benchmark) keeps in memory.
+#[derive(Debug, Clone, Default)]
+pub struct Profiles {
+    /// The profiles.
+    pub by_visitor: HashMap<String, Visitor>,
+}
+
+impl Profiles {
+    /// Parses one event and folds it into its visitor's profile (created on first sight);
+    /// false when the text is not an event with an `anonymousId`.
+    pub fn update(&mut self, shop: &Shop, text: &str, at: i64) -> bool {
+        let Some(event) = ProfileUpdate::parse(text) else {
+            return false;
+        };
+        let Some(id) = event.anonymous_id.as_deref() else {
+            return false;
+        };
+        match self.by_visitor.get_mut(id) {
+            Some(v) => v.apply(shop, &event, at),
+            None => {
+                let mut v = Visitor::default();
+                v.apply(shop, &event, at);
+                self.by_visitor.insert(id.to_string(), v);
+            }
+        }
+        true
     }
 }
 
@@ -1328,6 +1520,38 @@ mod tests {
             ]
         );
         assert_eq!(rows[4].2[1], ("d".to_string(), 0.2873));
+    }
+
+    #[test]
+    fn typed_updates_fold_like_values() {
+        let shop = priced_shop();
+        let events = [
+            r#"{"event":"Product Viewed","anonymousId":"v1","properties":{"product_id":"a","price":"10"},"context":{"x":[1,2]}}"#,
+            r#"{"event":"Product Viewed","anonymousId":"v1","properties":{"product_id":"b","price":30.5,"name":"B \"quoted\""}}"#,
+            r#"{"event":"Cart Updated","anonymousId":"v1","properties":{"products":[{"product_id":"c","quantity":1},{"product_id":7}]}}"#,
+            r#"{"event":"Recommendation Block Viewed","anonymousId":"v1","properties":{"product_ids":["d","e"]}}"#,
+            r#"{"event":"Order Completed","anonymousId":"v1","properties":{"products":[{"product_id":"c"}]}}"#,
+            r#"{"event":"Something Else","anonymousId":"v1"}"#,
+        ];
+        let (mut typed, mut valued) = (Visitor::default(), Visitor::default());
+        for (i, text) in events.iter().enumerate() {
+            let update = ProfileUpdate::parse(text).unwrap();
+            assert_eq!(update.anonymous_id.as_deref(), Some("v1"));
+            typed.apply(&shop, &update, i as i64);
+            let value = parse_event(text).unwrap();
+            valued.observe(
+                &shop,
+                value["event"].as_str().unwrap(),
+                &value["properties"],
+                i as i64,
+            );
+            assert!(validate_event(text));
+        }
+        assert_eq!(typed, valued);
+        assert_eq!(typed.purchased, vec![2]);
+        assert_eq!(typed.shown, vec![(3, 3), (4, 3)]);
+        assert_eq!(typed.prices, vec![10.0, 30.5]);
+        assert!(ProfileUpdate::parse("{not json").is_none() && !validate_event("[1,"));
     }
 
     #[test]
