@@ -34,6 +34,8 @@ co-occurrence model (30 neighbours per product).
   JSON parse only        the same events parsed with nothing built (serde IgnoredAny: every
                          byte checked), in the same run: the baseline. Goal: profile updates
                          >= 50 % of it (ratio column).
+  typed parse            the same events parsed into ProfileUpdate without folding (no goal):
+                         how much of an update is parsing.
   parse into Value       the same events parsed into serde_json::Value, for scale (no goal).
 Table 2 (unless --no-collector), the collector on `workerd serve` (as bench collector runs it)
 with the demo catalogue, 300 visitors' events and a neighbour refresh: GET /v1/recommendations
@@ -193,6 +195,11 @@ fn native(products: usize, profiles: usize) -> Result<Vec<Row>> {
     }
     let value_per_s = sample.len() as f64 / t.elapsed().as_secs_f64();
     let t = Instant::now();
+    for text in &sample {
+        black_box(engine::recommenders::ProfileUpdate::parse(text));
+    }
+    let typed_per_s = sample.len() as f64 / t.elapsed().as_secs_f64();
+    let t = Instant::now();
     for (i, text) in sample.iter().enumerate() {
         black_box(profiles_.update(&shop, text, now + i as i64));
     }
@@ -219,6 +226,17 @@ fn native(products: usize, profiles: usize) -> Result<Vec<Row>> {
         p50_ms: None,
         p99_ms: None,
         per_s: Some(parse_per_s),
+        ratio: None,
+        goal: "",
+        met: None,
+    });
+    rows.push(Row {
+        table: "engine",
+        config: "typed parse of what profiles read, no fold".into(),
+        samples: sample.len(),
+        p50_ms: None,
+        p99_ms: None,
+        per_s: Some(typed_per_s),
         ratio: None,
         goal: "",
         met: None,
