@@ -71,6 +71,10 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
 }
 
 async fn route(req: Request, env: &Env, path: &str) -> Result<Response> {
+    if req.method() != Method::Get {
+        // Events, feeds and erasures change what recommendations read: drop this isolate's cache.
+        recommendations::invalidate();
+    }
     let single = SINGLE_EVENT_PATHS
         .iter()
         .find(|(p, _)| *p == path)

@@ -12,6 +12,9 @@ use engine::recommenders::{Context, DailyInteraction, Relation, Shop, Visitor};
 use protocol::ids::{cookie_value, VISITOR_COOKIE, VISITOR_COOKIE_SERVER_COPY};
 use protocol::recommendation::{self as reco, RecommendationBlock, RecommendedItem};
 use serde::Deserialize;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
 use worker::{wasm_bindgen::JsValue, Date, Env, Request, Response, Result};
 
 use crate::reply;
@@ -22,14 +25,17 @@ const WINDOW_MS: i64 = 30 * 24 * 3600 * 1000;
 const VISITOR_EVENTS: u32 = 300;
 /// Most products named in `cart`.
 const MAX_CART: usize = 50;
-/// History products whose neighbour rows are read.
-const MAX_SOURCES: usize = 40;
 
-/// The catalogue. Sold-out products are loaded only for a placement whose `filters.inStock` is
-/// off (and the page's own product, for its neighbours and category): retired feeds can be large.
+/// The available catalogue (cached per isolate with the interaction counts, see [`invalidate`]).
 const LOAD_CATALOGUE: &str = "SELECT id, title, price, old_price, currency, category, available, \
     image, url, brand, attributes, COALESCE(added_at_ms, updated_at_ms) AS added_at_ms \
-    FROM products WHERE site_id = ?1 AND (available = 1 OR id = ?2 \
+    FROM products WHERE site_id = ?1 AND available = 1 ORDER BY feed_position";
+
+/// The sold-out products a request needs: the page's own product (for its neighbours and
+/// category), or all of them for a placement whose `filters.inStock` is off.
+const LOAD_SOLD_OUT: &str = "SELECT id, title, price, old_price, currency, category, available, \
+    image, url, brand, attributes, COALESCE(added_at_ms, updated_at_ms) AS added_at_ms \
+    FROM products WHERE site_id = ?1 AND available = 0 AND (id = ?2 \
       OR NOT COALESCE((SELECT json_extract(config, '$.filters.inStock') FROM placements \
                        WHERE site_id = ?1 AND name = ?3), 1)) \
     ORDER BY feed_position";
@@ -58,8 +64,18 @@ const LOAD_VISITOR_EVENTS: &str = "SELECT event, event_time_ms, \
       AND event IN ('Product Viewed', 'Cart Updated', 'Order Completed', 'Recommendation Block Viewed') \
     ORDER BY received_at_ms DESC LIMIT ?3";
 
+/// The neighbour rows of the page's products (`?2`, a JSON list) and of the visitor's latest
+/// viewed, carted and bought products, read in the same round trip as the visitor's events.
 const LOAD_NEIGHBOURS: &str = "SELECT relation, product_id, neighbours FROM product_neighbours \
-    WHERE site_id = ?1 AND product_id IN (SELECT value FROM json_each(?2))";
+    WHERE site_id = ?1 AND product_id IN ( \
+      SELECT value FROM json_each(?2) \
+      UNION SELECT CAST(json_extract(raw, '$.properties.product_id') AS TEXT) FROM ( \
+        SELECT raw FROM events WHERE site_id = ?1 AND anonymous_id = ?3 AND type = 'track' \
+          AND event = 'Product Viewed' ORDER BY received_at_ms DESC LIMIT 20) \
+      UNION SELECT CAST(json_extract(line.value, '$.product_id') AS TEXT) FROM ( \
+        SELECT raw FROM events WHERE site_id = ?1 AND anonymous_id = ?3 AND type = 'track' \
+          AND event IN ('Cart Updated', 'Order Completed') ORDER BY received_at_ms DESC LIMIT 10) e, \
+        json_each(e.raw, '$.properties.products') line)";
 
 #[derive(Deserialize)]
 struct ProductRow {
@@ -116,6 +132,45 @@ struct EventRow {
     event: String,
     event_time_ms: f64,
     properties: Option<String>,
+}
+
+/// What every request of the site reads the same way: the available catalogue and the
+/// interaction counts, kept in the isolate's memory for [`CACHE_MS`] and dropped at once when
+/// this isolate handles a write ([`invalidate`], called by the router for every request that is
+/// not a GET). Other isolates see a new order or feed after at most [`CACHE_MS`]; the visitor's
+/// own events are read on every request, never cached.
+struct Base {
+    site: String,
+    generation: u64,
+    loaded_ms: i64,
+    products: Vec<Product>,
+    added_at: Vec<i64>,
+    interactions: Vec<DailyInteraction>,
+}
+
+/// How long [`Base`] is reused.
+const CACHE_MS: i64 = 30_000;
+
+thread_local! {
+    static BASE: RefCell<Option<Rc<Base>>> = const { RefCell::new(None) };
+    static GENERATION: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Drops the cached catalogue and interaction counts (a write may have changed them).
+pub fn invalidate() {
+    GENERATION.with(|g| g.set(g.get().wrapping_add(1)));
+}
+
+fn cached_base(site: &str, now: i64) -> Option<Rc<Base>> {
+    let generation = GENERATION.with(Cell::get);
+    BASE.with(|b| {
+        b.borrow()
+            .as_ref()
+            .filter(|b| {
+                b.site == site && b.generation == generation && now - b.loaded_ms < CACHE_MS
+            })
+            .cloned()
+    })
 }
 
 /// A stored neighbour row.
@@ -206,46 +261,87 @@ pub async fn serve(req: Request, env: &Env) -> Result<Response> {
     let db = env.d1("DB")?;
     let now = Date::now().as_millis() as i64;
     let site_param = JsValue::from(site.as_str());
-    // One round trip for everything that does not depend on the visitor's history.
+    // One round trip: the placement, the visitor's events, the neighbour rows of the page and of
+    // the visitor's history, the sold-out products needed, and (when not cached) the catalogue
+    // and interaction counts.
     let visitor_param = JsValue::from(q.visitor.as_deref().unwrap_or(""));
-    let results = db
-        .batch(vec![
-            db.prepare(LOAD_CATALOGUE).bind(&[
-                site_param.clone(),
-                JsValue::from(q.product.as_deref().unwrap_or("")),
-                JsValue::from(q.placement.as_str()),
-            ])?,
-            db.prepare(LOAD_INTERACTIONS).bind(&[
-                site_param.clone(),
-                JsValue::from_f64((now - WINDOW_MS) as f64),
-            ])?,
-            db.prepare(LOAD_PLACEMENT)
-                .bind(&[site_param.clone(), JsValue::from(q.placement.as_str())])?,
-            db.prepare(LOAD_VISITOR_EVENTS).bind(&[
-                site_param.clone(),
-                visitor_param,
-                JsValue::from(VISITOR_EVENTS),
-            ])?,
-        ])
-        .await?;
-    let [catalogue, interactions, config, events] = <[_; 4]>::try_from(results)
-        .map_err(|_| worker::Error::RustError("D1 answered a short batch".into()))?;
-    let rows: Vec<ProductRow> = catalogue.results()?;
-    let added_at: Vec<i64> = rows
-        .iter()
-        .map(|r| r.added_at_ms.unwrap_or(0.0) as i64)
-        .collect();
-    let products: Vec<Product> = rows.into_iter().map(Product::from).collect();
-    let interactions: Vec<DailyInteraction> = interactions
-        .results::<InteractionRow>()?
-        .into_iter()
-        .map(|r| DailyInteraction {
-            product_id: r.product_id,
-            kind: r.kind,
-            day: r.day as i64,
-            visitors: r.visitors as u32,
-        })
-        .collect();
+    let product_param = JsValue::from(q.product.as_deref().unwrap_or(""));
+    let mut page: Vec<&str> = q.product.iter().map(String::as_str).collect();
+    page.extend(q.cart.iter().map(String::as_str));
+    let page = serde_json::to_string(&page).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let cached = cached_base(&site, now);
+    let generation = GENERATION.with(Cell::get);
+    let mut statements = vec![
+        db.prepare(LOAD_PLACEMENT)
+            .bind(&[site_param.clone(), JsValue::from(q.placement.as_str())])?,
+        db.prepare(LOAD_VISITOR_EVENTS).bind(&[
+            site_param.clone(),
+            visitor_param.clone(),
+            JsValue::from(VISITOR_EVENTS),
+        ])?,
+        db.prepare(LOAD_NEIGHBOURS).bind(&[
+            site_param.clone(),
+            JsValue::from(page),
+            visitor_param,
+        ])?,
+        db.prepare(LOAD_SOLD_OUT).bind(&[
+            site_param.clone(),
+            product_param,
+            JsValue::from(q.placement.as_str()),
+        ])?,
+    ];
+    if cached.is_none() {
+        statements.push(
+            db.prepare(LOAD_CATALOGUE)
+                .bind(std::slice::from_ref(&site_param))?,
+        );
+        statements.push(db.prepare(LOAD_INTERACTIONS).bind(&[
+            site_param.clone(),
+            JsValue::from_f64((now - WINDOW_MS) as f64),
+        ])?);
+    }
+    let mut results = db.batch(statements).await?.into_iter();
+    let mut next = || {
+        results
+            .next()
+            .ok_or_else(|| worker::Error::RustError("D1 answered a short batch".into()))
+    };
+    let (config, events, neighbours, sold_out) = (next()?, next()?, next()?, next()?);
+    let base = match cached {
+        Some(base) => base,
+        None => {
+            let rows: Vec<ProductRow> = next()?.results()?;
+            let interactions: Vec<DailyInteraction> = next()?
+                .results::<InteractionRow>()?
+                .into_iter()
+                .map(|r| DailyInteraction {
+                    product_id: r.product_id,
+                    kind: r.kind,
+                    day: r.day as i64,
+                    visitors: r.visitors as u32,
+                })
+                .collect();
+            let base = Rc::new(Base {
+                site: site.clone(),
+                generation,
+                loaded_ms: now,
+                added_at: rows
+                    .iter()
+                    .map(|r| r.added_at_ms.unwrap_or(0.0) as i64)
+                    .collect(),
+                products: rows.into_iter().map(Product::from).collect(),
+                interactions,
+            });
+            BASE.with(|b| *b.borrow_mut() = Some(base.clone()));
+            base
+        }
+    };
+    let mut products = base.products.clone();
+    let mut added_at = base.added_at.clone();
+    for r in sold_out.results::<ProductRow>()? {
+        added_at.push(r.added_at_ms.unwrap_or(0.0) as i64);
+        products.push(Product::from(r));
+    }
     let placement = placement_from(
         config
             .results::<ConfigRow>()?
@@ -254,7 +350,7 @@ pub async fn serve(req: Request, env: &Env) -> Result<Response> {
             .map(|r| r.config),
         &q.placement,
     );
-    let mut shop = Shop::new(products, &added_at, &interactions, now);
+    let mut shop = Shop::new(products, &added_at, &base.interactions, now);
     let mut visitor = Visitor::default();
     if q.visitor.is_some() {
         let mut events: Vec<EventRow> = events.results()?;
@@ -268,42 +364,20 @@ pub async fn serve(req: Request, env: &Env) -> Result<Response> {
             visitor.observe(&shop, &e.event, &properties, e.event_time_ms as i64);
         }
     }
+    for r in neighbours.results::<NeighbourRow>()? {
+        let (Some(relation), Ok(row)) = (
+            Relation::parse(&r.relation),
+            serde_json::from_str::<Vec<(String, f32)>>(&r.neighbours),
+        ) else {
+            continue;
+        };
+        shop.set_neighbours(relation, &r.product_id, &row);
+    }
     let context = Context {
         product: q.product.as_deref().and_then(|p| shop.number(p)),
         cart: q.cart.iter().filter_map(|p| shop.number(p)).collect(),
         category: q.category.as_deref().and_then(|c| shop.category_number(c)),
     };
-    // The neighbour rows of the page's products and the visitor's history: a second round trip.
-    let mut sources: Vec<u32> = context.product.into_iter().collect();
-    sources.extend(&context.cart);
-    sources.extend(&visitor.cart);
-    sources.extend(visitor.purchased.iter().rev().take(10));
-    sources.extend(visitor.viewed.iter().rev().take(20).map(|v| v.0));
-    sources.dedup();
-    sources.truncate(MAX_SOURCES);
-    if !sources.is_empty() {
-        let ids: Vec<&str> = sources
-            .iter()
-            .map(|&p| shop.product(p).id.as_str())
-            .collect();
-        let ids =
-            serde_json::to_string(&ids).map_err(|e| worker::Error::RustError(e.to_string()))?;
-        let rows: Vec<NeighbourRow> = db
-            .prepare(LOAD_NEIGHBOURS)
-            .bind(&[site_param, JsValue::from(ids)])?
-            .all()
-            .await?
-            .results()?;
-        for r in rows {
-            let (Some(relation), Ok(row)) = (
-                Relation::parse(&r.relation),
-                serde_json::from_str::<Vec<(String, f32)>>(&r.neighbours),
-            ) else {
-                continue;
-            };
-            shop.set_neighbours(relation, &r.product_id, &row);
-        }
-    }
     let block = serve_block(
         &shop,
         &q.placement,
