@@ -583,10 +583,11 @@ mod tests {
             exclude_cart: false,
             category: Some("B".into()),
             min_price: Some(45.0),
-            max_price: Some(60.0),
+            max_price: Some(55.0),
         };
+        // Category B is d 40, e 50, f 60: only e is within 45-55.
         let block = serve(&shop, "home", &p, None, &v, &Context::default(), 10, NOW);
-        assert_eq!(ids(&shop, &block), ["e", "f"]);
+        assert_eq!(ids(&shop, &block), ["e"]);
     }
 
     #[test]
