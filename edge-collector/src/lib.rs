@@ -13,6 +13,9 @@
 //!   (admin key); `POST /v1/admin/catalogue/retire`: ends an import sent in parts.
 //! - `POST /v1/admin/click-tokens`: issue a click token for a contact (admin key).
 //! - `GET|DELETE /v1/profiles/{id}`, `GET /v1/profiles?userId=...`: export or erase (admin key).
+//! - `GET|PUT|DELETE /v1/admin/placements[/{name}]`: placements as data (admin key).
+//! - `POST /v1/admin/neighbours/refresh`: recompute the item-to-item tables (admin key; the
+//!   cron trigger does it too, see `scheduled`).
 //! - `GET /v1/health`: liveness.
 //! - `GET /v1/admin/experiments/report?test=KEY`: the A/B report of a test (admin key).
 //! - Web push (`push`): `GET /orbita-sw.js` (the service worker), `GET /v1/push/vapid-public-key`,
@@ -32,6 +35,8 @@ mod identity;
 mod ids;
 mod ingest;
 mod limits;
+mod neighbours;
+mod placements;
 mod profiles;
 mod push;
 mod recommendations;
@@ -40,7 +45,9 @@ mod site_config;
 mod subscribe;
 
 use protocol::names::types;
-use worker::{event, Context, Env, Method, Request, Response, Result};
+use worker::{
+    event, Context, Env, Method, Request, Response, Result, ScheduleContext, ScheduledEvent,
+};
 
 use cors::Caller;
 
@@ -65,7 +72,19 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     })
 }
 
+/// The cron trigger (`[triggers] crons` in wrangler.toml): refreshes the item-to-item tables.
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    if let Err(e) = neighbours::scheduled(&env).await {
+        worker::console_error!("neighbour refresh failed: {e}");
+    }
+}
+
 async fn route(req: Request, env: &Env, path: &str) -> Result<Response> {
+    if req.method() != Method::Get {
+        // Events, feeds and erasures change what recommendations read: drop this isolate's cache.
+        recommendations::invalidate();
+    }
     let single = SINGLE_EVENT_PATHS
         .iter()
         .find(|(p, _)| *p == path)
@@ -87,6 +106,12 @@ async fn route(req: Request, env: &Env, path: &str) -> Result<Response> {
             (Method::Post, "/v1/admin/catalogue/retire") => catalogue::retire(req, env).await,
             (Method::Post, "/v1/admin/click-tokens") => click_tokens::issue(req, env).await,
             (Method::Put, "/v1/admin/site-config") => site_config::put(req, env).await,
+            (_, p) if p == "/v1/admin/placements" || p.starts_with("/v1/admin/placements/") => {
+                placements::handle(req, env, p).await
+            }
+            (Method::Post, "/v1/admin/neighbours/refresh") => {
+                neighbours::refresh_now(req, env).await
+            }
             (_, p) if p == "/v1/profiles" || p.starts_with("/v1/profiles/") => {
                 profiles::handle(req, env, p).await
             }
@@ -101,7 +126,9 @@ async fn route(req: Request, env: &Env, path: &str) -> Result<Response> {
                 | "/v1/admin/catalogue/retire"
                 | "/v1/admin/click-tokens"
                 | "/v1/admin/site-config"
-                | "/v1/admin/push/send",
+                | "/v1/admin/push/send"
+                | "/v1/admin/neighbours/refresh"
+                | "/v1/admin/experiments/report",
             ) => method_not_allowed(),
             _ => reply::error(404, "not_found", "no such endpoint"),
         };

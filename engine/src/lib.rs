@@ -12,4 +12,7 @@ pub mod identity;
 pub mod models;
 pub mod profile;
 pub mod recommend;
+pub mod recommend_placement;
+pub mod recommenders;
+pub mod synthetic;
 pub mod web_push;

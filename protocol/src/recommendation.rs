@@ -6,6 +6,15 @@ pub const PLACEMENT: &str = "placement";
 pub const LIMIT: &str = "limit";
 /// Query parameter: the product the visitor is looking at (left out of the block).
 pub const PRODUCT: &str = "product";
+/// Query parameter: the product IDs of the cart the page shows, comma-separated.
+pub const CART: &str = "cart";
+/// Query parameter: the category the page lists.
+pub const CATEGORY: &str = "category";
+/// Query parameter: the visitor's anonymous ID (else the visitor cookie is read).
+pub const ANONYMOUS_ID: &str = "anonymousId";
+/// Property of a `Recommendation Block Viewed` event: the product IDs the block showed, so
+/// later blocks can rotate them out.
+pub const SHOWN_PRODUCT_IDS: &str = "product_ids";
 /// Most items one block may ask for.
 pub const MAX_LIMIT: usize = 24;
 /// Items returned when the request names no limit.
@@ -33,6 +42,11 @@ pub mod fields {
     pub const URL: &str = "url";
     /// Item: why it was recommended.
     pub const REASON: &str = "reason";
+    /// The A/B variant of the placement that filled the block (absent when not under test);
+    /// clicks on the block carry it.
+    pub const VARIANT: &str = "variant";
+    /// Item: the recommender that chose it.
+    pub const RECOMMENDER: &str = "recommender";
 }
 
 #[cfg(feature = "validate")]
@@ -65,6 +79,9 @@ mod typed {
         pub url: String,
         /// Why the item was chosen.
         pub reason: String,
+        /// The recommender that chose it (`bestsellers`, `similar`, ...).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        pub recommender: String,
     }
 
     /// The answer of `GET /v1/recommendations`.
@@ -77,6 +94,9 @@ mod typed {
         pub placement: String,
         /// Name of the recommender that filled the block.
         pub recommender: String,
+        /// The A/B variant that filled the block, when the placement is under test.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub variant: Option<String>,
         /// Items, best first.
         pub items: Vec<RecommendedItem>,
     }

@@ -137,7 +137,7 @@ fn milliseconds(text: &str) -> Option<f64> {
 }
 
 /// Installs wrk from Debian's packages if it is missing.
-fn ensure_wrk() -> Result {
+pub(crate) fn ensure_wrk() -> Result {
     if Command::new("wrk").arg("--version").output().is_ok() {
         return Ok(());
     }
@@ -160,7 +160,7 @@ pub enum Runtime {
 const BENCH_VARS: [(&str, &str); 1] = [("KEY_LIMIT_PER_MINUTE", "1000000000")];
 
 /// Starts the null worker or the collector (`null`) on `port` with `state`, on `runtime`.
-fn start(
+pub(crate) fn start(
     tools: &Tools,
     runtime: Runtime,
     null: bool,

@@ -15,6 +15,9 @@
 //!   null worker, on workerd directly (or under wrangler dev).
 //! - `cargo xtask bench tracker [--loads N] [--json]`: tracker bytes (gzip, brotli) beside the
 //!   peers', and its main-thread start-up time in headless Chromium.
+//! - `cargo xtask bench engine [--json] [--products N] [--profiles N] [--no-collector]`:
+//!   recommendation latency and profile updates per second on a synthetic shop, natively, and
+//!   `/v1/recommendations` latency on the collector.
 //! - `cargo xtask click-token CONTACT_ID [--ttl-days N]`: a signed link for an email or SMS.
 //! - `cargo xtask feed FILE [--port N] [--format F] [--partial]`: import a product feed (Merchant
 //!   XML, YML or CSV, any size) into the collector on this machine.
@@ -24,6 +27,7 @@
 //! - `cargo xtask setup [--chromium]`: only install the tools.
 
 mod bench;
+mod bench_engine;
 mod bench_tracker;
 mod build;
 mod eval;
@@ -60,7 +64,13 @@ fn main() -> ExitCode {
             match flags.first().map(String::as_str) {
                 Some("tracker") => println!("{}", bench_tracker::HELP),
                 Some("collector") => println!("{}", bench::HELP),
-                _ => println!("{}\n\n{}", bench::HELP, bench_tracker::HELP),
+                Some("engine") => println!("{}", bench_engine::HELP),
+                _ => println!(
+                    "{}\n\n{}\n\n{}",
+                    bench::HELP,
+                    bench_tracker::HELP,
+                    bench_engine::HELP
+                ),
             }
             Ok(())
         }
@@ -72,6 +82,9 @@ fn main() -> ExitCode {
             tools::ensure(true).and_then(|t| {
                 build::all(&t).and_then(|()| bench_tracker::tracker(&t, loads.max(1), json))
             })
+        }
+        "bench" if flags.first().map(String::as_str) == Some("engine") => {
+            tools::ensure(false).and_then(|t| bench_engine::engine(&t, &flags[1..]))
         }
         "bench" if flags.first().map(String::as_str) == Some("collector") => {
             let seconds = flag_value(flags, "--seconds")
@@ -107,7 +120,7 @@ fn main() -> ExitCode {
             .and_then(|t| build::sdk(&t))
             .and_then(|_| size::report(flags)),
         _ => {
-            eprintln!("usage: cargo xtask <demo|test|e2e|size|bench collector|bench tracker|eval|feed FILE|click-token ID|fuzz|kill-test|build|setup> (see xtask/src/main.rs)");
+            eprintln!("usage: cargo xtask <demo|test|e2e|size|bench collector|bench tracker|bench engine|eval|feed FILE|click-token ID|fuzz|kill-test|build|setup> (see xtask/src/main.rs)");
             return ExitCode::from(if task == "help" { 0 } else { 2 });
         }
     };

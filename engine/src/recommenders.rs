@@ -1,0 +1,1660 @@
+//! The recommenders a placement chains, each named by what it computes, over a [`Shop`] (the
+//! catalogue with its popularity figures and item-to-item tables, numbered densely) for one
+//! [`Visitor`] (what they viewed, have in the cart, bought and were shown, folded from their
+//! events) in one [`Context`] (the product or cart of the page).
+//!
+//! Every candidate carries a [`Why`], turned into words only for the items a block keeps.
+
+use std::collections::HashMap;
+
+use protocol::ecommerce;
+use serde_json::Value;
+
+use crate::catalogue::Product;
+use crate::models::NeighbourTable;
+use crate::recommend::InteractionKind;
+
+/// One day in milliseconds.
+pub const DAY_MS: i64 = 86_400_000;
+/// Half-life of a bestseller's interactions: a sale two weeks ago counts half.
+pub const BESTSELLER_HALF_LIFE_DAYS: f64 = 14.0;
+/// Half-life of trending interactions: yesterday's sale counts half.
+pub const TRENDING_HALF_LIFE_DAYS: f64 = 1.0;
+/// Priced product views the visitor profile keeps for its price band.
+const PRICES_KEPT: usize = 50;
+/// Viewed products the visitor profile keeps.
+const VIEWED_KEPT: usize = 50;
+/// Impressions the visitor profile keeps for rotation.
+const SHOWN_KEPT: usize = 200;
+/// Products of the category whose content likeness `similar` computes (its bestsellers).
+const SIMILAR_CONTENT: usize = 300;
+/// Priced views after which cold start fills the whole block from the visitor's price band.
+const BAND_FULL_AFTER: u32 = 5;
+
+/// How many distinct visitors did `kind` with a product on one day (aggregated by storage).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
+pub struct DailyInteraction {
+    /// Product ID as events carry it.
+    pub product_id: String,
+    /// What was done.
+    pub kind: InteractionKind,
+    /// Day number (ms since the epoch / [`DAY_MS`]).
+    pub day: i64,
+    /// Distinct visitors.
+    pub visitors: u32,
+}
+
+/// FxHash (the Rust compiler's hasher): a multiply and a rotate per 8 bytes. Product and
+/// visitor IDs are not attacker-chosen keys of a long-lived shared table here, and SipHash
+/// (std's default) was a third of a profile update's time in `cargo xtask bench engine`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let word = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.0 = (self.0.rotate_left(5) ^ u64::from(i)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A `HashMap` with [`FxHasher`].
+pub type FxMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
+
+/// Which item-to-item table a row belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Relation {
+    /// Chosen by the same visitors (views, carts and purchases, weighted).
+    CoViewed,
+    /// Put in a cart or bought by the same visitors.
+    BoughtTogether,
+}
+
+impl Relation {
+    /// Storage name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CoViewed => "co_viewed",
+            Self::BoughtTogether => "bought_together",
+        }
+    }
+
+    /// The relation a storage name stands for.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "co_viewed" => Some(Self::CoViewed),
+            "bought_together" => Some(Self::BoughtTogether),
+            _ => None,
+        }
+    }
+}
+
+/// The catalogue indexed for recommending: products numbered by position, with their
+/// time-decayed popularity, arrival time and item-to-item neighbours.
+#[derive(Debug, Clone, Default)]
+pub struct Shop {
+    /// Products, numbered by position.
+    pub products: Vec<Product>,
+    ids: FxMap<String, u32>,
+    /// Per product, the number of its top-level category in `categories`.
+    category_of: Vec<u32>,
+    /// Top-level category names.
+    pub categories: Vec<String>,
+    /// Per product: weighted interactions decayed with [`BESTSELLER_HALF_LIFE_DAYS`].
+    pub bestseller_score: Vec<f32>,
+    /// Per product: weighted interactions decayed with [`TRENDING_HALF_LIFE_DAYS`].
+    pub trending_score: Vec<f32>,
+    /// Per product: distinct buyers over the interactions given.
+    pub buyers: Vec<u32>,
+    /// Per product: when it entered the catalogue, ms since the epoch.
+    pub added_at: Vec<i64>,
+    by_bestseller: Vec<u32>,
+    by_trending: Vec<u32>,
+    by_newest: Vec<u32>,
+    by_category: Vec<Vec<u32>>,
+    /// Per product, its position in the catalogue sorted by price.
+    price_rank: Vec<u32>,
+    /// Products chosen by the same visitors.
+    pub co_viewed: NeighbourTable,
+    /// Products carted or bought by the same visitors.
+    pub bought_together: NeighbourTable,
+}
+
+fn decay(age_days: f64, half_life: f64) -> f32 {
+    (0.5f64).powf(age_days.max(0.0) / half_life) as f32
+}
+
+impl Shop {
+    /// Indexes `products` (with `added_at[i]`, ms, for each; missing entries count as 0) and
+    /// scores them from `interactions` as of `now_ms`. Interactions of unknown products are
+    /// ignored. The neighbour tables start empty ([`Shop::set_neighbours`]).
+    pub fn new(
+        products: Vec<Product>,
+        added_at: &[i64],
+        interactions: &[DailyInteraction],
+        now_ms: i64,
+    ) -> Shop {
+        let n = products.len();
+        let ids: FxMap<String, u32> = products
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.id.clone(), i as u32))
+            .collect();
+        let mut categories: Vec<String> = Vec::new();
+        let mut category_index: HashMap<String, u32> = HashMap::new();
+        let category_of: Vec<u32> = products
+            .iter()
+            .map(|p| {
+                let top = p.top_category();
+                *category_index.entry(top.to_string()).or_insert_with(|| {
+                    categories.push(top.to_string());
+                    categories.len() as u32 - 1
+                })
+            })
+            .collect();
+        let mut bestseller_score = vec![0.0f32; n];
+        let mut trending_score = vec![0.0f32; n];
+        let mut buyers = vec![0u32; n];
+        let today = now_ms.div_euclid(DAY_MS);
+        for i in interactions {
+            let Some(&p) = ids.get(&i.product_id) else {
+                continue;
+            };
+            let p = p as usize;
+            let weight = i.kind.weight() as f32 * i.visitors as f32;
+            let age = (today - i.day) as f64;
+            bestseller_score[p] += weight * decay(age, BESTSELLER_HALF_LIFE_DAYS);
+            trending_score[p] += weight * decay(age, TRENDING_HALF_LIFE_DAYS);
+            if i.kind == InteractionKind::Purchase {
+                buyers[p] += i.visitors;
+            }
+        }
+        let added_at: Vec<i64> = (0..n)
+            .map(|i| added_at.get(i).copied().unwrap_or(0))
+            .collect();
+        let ranked = |score: &[f32]| {
+            let mut order: Vec<u32> = (0..n as u32).collect();
+            order.sort_by(|&a, &b| {
+                score[b as usize]
+                    .total_cmp(&score[a as usize])
+                    .then(a.cmp(&b))
+            });
+            order
+        };
+        let by_bestseller = ranked(&bestseller_score);
+        let by_trending = ranked(&trending_score);
+        let mut by_newest: Vec<u32> = (0..n as u32).collect();
+        // Newest first; among products added together, the later in the feed first.
+        by_newest.sort_by(|&a, &b| {
+            added_at[b as usize]
+                .cmp(&added_at[a as usize])
+                .then(b.cmp(&a))
+        });
+        let mut by_price: Vec<u32> = (0..n as u32).collect();
+        by_price.sort_by(|&a, &b| {
+            products[a as usize]
+                .price
+                .total_cmp(&products[b as usize].price)
+                .then(a.cmp(&b))
+        });
+        let mut price_rank = vec![0u32; n];
+        for (i, &p) in by_price.iter().enumerate() {
+            price_rank[p as usize] = i as u32;
+        }
+        let mut by_category = vec![Vec::new(); categories.len()];
+        for &p in &by_bestseller {
+            by_category[category_of[p as usize] as usize].push(p);
+        }
+        Shop {
+            products,
+            ids,
+            category_of,
+            categories,
+            bestseller_score,
+            trending_score,
+            buyers,
+            added_at,
+            by_bestseller,
+            by_trending,
+            by_newest,
+            by_category,
+            price_rank,
+            co_viewed: NeighbourTable {
+                neighbours: vec![Vec::new(); n],
+            },
+            bought_together: NeighbourTable {
+                neighbours: vec![Vec::new(); n],
+            },
+        }
+    }
+
+    /// The number of the product with this ID.
+    pub fn number(&self, id: &str) -> Option<u32> {
+        self.ids.get(id).copied()
+    }
+
+    /// The product with this number.
+    pub fn product(&self, p: u32) -> &Product {
+        &self.products[p as usize]
+    }
+
+    /// Sets one product's neighbours in one table from (product ID, weight) pairs, strongest
+    /// first; IDs not in the catalogue are skipped.
+    pub fn set_neighbours(&mut self, relation: Relation, product_id: &str, row: &[(String, f32)]) {
+        let Some(p) = self.number(product_id) else {
+            return;
+        };
+        let row: Vec<(u32, f32)> = row
+            .iter()
+            .filter_map(|(id, w)| Some((self.number(id)?, *w)))
+            .collect();
+        self.table_mut(relation).neighbours[p as usize] = row;
+    }
+
+    /// Replaces a whole table (rows by product number).
+    pub fn set_table(&mut self, relation: Relation, table: NeighbourTable) {
+        *self.table_mut(relation) = table;
+    }
+
+    fn table_mut(&mut self, relation: Relation) -> &mut NeighbourTable {
+        match relation {
+            Relation::CoViewed => &mut self.co_viewed,
+            Relation::BoughtTogether => &mut self.bought_together,
+        }
+    }
+
+    fn table(&self, relation: Relation) -> &NeighbourTable {
+        match relation {
+            Relation::CoViewed => &self.co_viewed,
+            Relation::BoughtTogether => &self.bought_together,
+        }
+    }
+
+    /// The top-level category number of a product.
+    pub fn category_of(&self, p: u32) -> u32 {
+        self.category_of[p as usize]
+    }
+
+    /// The number of a top-level category name.
+    pub fn category_number(&self, name: &str) -> Option<u32> {
+        let name = name.split('>').next().unwrap_or("").trim();
+        self.categories
+            .iter()
+            .position(|c| c.eq_ignore_ascii_case(name))
+            .map(|c| c as u32)
+    }
+}
+
+/// A visitor's profile as recommenders need it, folded from their events one at a time
+/// ([`Visitor::observe`]), so it is current as soon as an event is stored.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Visitor {
+    /// Viewed products with the time of the last view, oldest first.
+    pub viewed: Vec<(u32, i64)>,
+    /// Products in the cart now.
+    pub cart: Vec<u32>,
+    /// Products bought, oldest first, without repeats.
+    pub purchased: Vec<u32>,
+    /// Prices of the latest product views (at most 50).
+    pub prices: Vec<f32>,
+    /// All priced product views ever observed.
+    pub priced_views: u32,
+    /// Products shown in recommendation blocks the visitor saw, with when.
+    pub shown: Vec<(u32, i64)>,
+}
+
+/// Parses one event's JSON text into a `serde_json::Value` (a parse-only baseline).
+pub fn parse_event(text: &str) -> Option<Value> {
+    serde_json::from_str(text).ok()
+}
+
+/// Checks one event's JSON text without building anything (the cheapest full parse: the
+/// strictest parse-only baseline).
+pub fn validate_event(text: &str) -> bool {
+    serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
+}
+
+/// A product ID or price as events send it: a string or a number, borrowed from the text
+/// when it has no escapes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scalar<'a> {
+    /// Text.
+    Text(std::borrow::Cow<'a, str>),
+    /// A number.
+    Number(f64),
+}
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Scalar<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Scalar<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string or a number")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Scalar::Text(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Scalar::Text(std::borrow::Cow::Owned(v.to_string())))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Scalar::Number(v as f64))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Scalar::Number(v as f64))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(Scalar::Number(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Scalar<'_> {
+    fn product(&self, shop: &Shop) -> Option<u32> {
+        match self {
+            Scalar::Text(s) => shop.number(s),
+            Scalar::Number(n) => shop.number(&n.to_string()),
+        }
+    }
+
+    fn price(&self) -> Option<f32> {
+        match self {
+            Scalar::Text(s) => s.trim().parse::<f64>().ok(),
+            Scalar::Number(n) => Some(*n),
+        }
+        .filter(|p| p.is_finite() && *p > 0.0)
+        .map(|p| p as f32)
+    }
+}
+
+/// One line of a cart or order, as much as profiles read.
+#[derive(Debug, serde::Deserialize)]
+pub struct UpdateLine<'a> {
+    /// The product.
+    #[serde(borrow)]
+    pub product_id: Option<Scalar<'a>>,
+}
+
+/// The properties profiles read; everything else in the event is skipped unread.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct UpdateProperties<'a> {
+    /// Product viewed.
+    #[serde(borrow, default)]
+    pub product_id: Option<Scalar<'a>>,
+    /// Its price.
+    #[serde(borrow, default)]
+    pub price: Option<Scalar<'a>>,
+    /// Cart or order lines.
+    #[serde(borrow, default)]
+    pub products: Option<Vec<UpdateLine<'a>>>,
+    /// Products a recommendation block showed.
+    #[serde(borrow, default)]
+    pub product_ids: Option<Vec<Scalar<'a>>>,
+}
+
+/// An event parsed for a profile update: only what profiles read, borrowed from the text.
+#[derive(Debug, serde::Deserialize)]
+pub struct ProfileUpdate<'a> {
+    /// The `track` event's name.
+    #[serde(borrow, default)]
+    pub event: Option<std::borrow::Cow<'a, str>>,
+    /// The visitor.
+    #[serde(borrow, default, rename = "anonymousId")]
+    pub anonymous_id: Option<std::borrow::Cow<'a, str>>,
+    /// What profiles read of `properties`.
+    #[serde(borrow, default)]
+    pub properties: UpdateProperties<'a>,
+}
+
+impl<'a> ProfileUpdate<'a> {
+    /// Parses an event's JSON text.
+    pub fn parse(text: &'a str) -> Option<ProfileUpdate<'a>> {
+        serde_json::from_str(text).ok()
+    }
+}
+
+/// A product ID as text (shops send numbers too).
+fn id_text(v: &Value) -> Option<std::borrow::Cow<'_, str>> {
+    match v {
+        Value::String(s) if !s.is_empty() => Some(std::borrow::Cow::Borrowed(s)),
+        Value::Number(n) => Some(std::borrow::Cow::Owned(n.to_string())),
+        _ => None,
+    }
+}
+
+fn price_of(v: &Value) -> Option<f32> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .filter(|p: &f64| p.is_finite() && *p > 0.0)
+    .map(|p| p as f32)
+}
+
+fn push_recent<T: PartialEq + Copy>(list: &mut Vec<(T, i64)>, item: T, at: i64, keep: usize) {
+    list.retain(|e| e.0 != item);
+    list.push((item, at));
+    if list.len() > keep {
+        list.remove(0);
+    }
+}
+
+/// The middle half of a visitor's viewed prices.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Band {
+    /// 25th percentile.
+    pub low: f32,
+    /// Median.
+    pub median: f32,
+    /// 75th percentile.
+    pub high: f32,
+}
+
+fn quantile(sorted: &[f32], q: f32) -> f32 {
+    let position = q * (sorted.len() - 1) as f32;
+    let (below, above) = (position.floor() as usize, position.ceil() as usize);
+    sorted[below] + (sorted[above] - sorted[below]) * (position - below as f32)
+}
+
+impl Visitor {
+    /// Folds one event (`name` of a `track` event, its `properties`, its time) into the
+    /// profile: product views (with price), cart snapshots, orders and recommendation blocks
+    /// seen (their `product_ids`). Other events leave it unchanged.
+    pub fn observe(&mut self, shop: &Shop, name: &str, properties: &Value, at: i64) {
+        match name {
+            ecommerce::PRODUCT_VIEWED => {
+                if let Some(p) =
+                    id_text(&properties[ecommerce::PRODUCT_ID]).and_then(|id| shop.number(&id))
+                {
+                    push_recent(&mut self.viewed, p, at, VIEWED_KEPT);
+                }
+                if let Some(price) = price_of(&properties[ecommerce::PRICE]) {
+                    if self.prices.len() == PRICES_KEPT {
+                        self.prices.remove(0);
+                    }
+                    self.prices.push(price);
+                    self.priced_views += 1;
+                }
+            }
+            ecommerce::CART_UPDATED => {
+                self.cart.clear();
+                for line in properties[ecommerce::PRODUCTS]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(p) =
+                        id_text(&line[ecommerce::PRODUCT_ID]).and_then(|id| shop.number(&id))
+                    {
+                        if !self.cart.contains(&p) {
+                            self.cart.push(p);
+                        }
+                    }
+                }
+            }
+            ecommerce::ORDER_COMPLETED => {
+                for line in properties[ecommerce::PRODUCTS]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(p) =
+                        id_text(&line[ecommerce::PRODUCT_ID]).and_then(|id| shop.number(&id))
+                    {
+                        self.purchased.retain(|&q| q != p);
+                        self.purchased.push(p);
+                    }
+                }
+                // The order empties the cart.
+                self.cart.clear();
+            }
+            protocol::experiment::BLOCK_VIEWED => {
+                let ids = &properties[protocol::recommendation::SHOWN_PRODUCT_IDS];
+                for id in ids.as_array().into_iter().flatten() {
+                    if let Some(p) = id_text(id).and_then(|id| shop.number(&id)) {
+                        push_recent(&mut self.shown, p, at, SHOWN_KEPT);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Folds one event as sent (a Segment `track` event: `event`, `properties`, `timestamp`
+    /// in ms or RFC 3339, the latter read as 0) into the profile.
+    pub fn observe_event(&mut self, shop: &Shop, event: &Value) {
+        let Some(name) = event[protocol::names::EVENT].as_str() else {
+            return;
+        };
+        let at = event[protocol::names::TIMESTAMP].as_i64().unwrap_or(0);
+        self.observe(shop, name, &event[protocol::names::PROPERTIES], at);
+    }
+
+    /// Folds a parsed [`ProfileUpdate`] that happened at `at` into the profile: the same
+    /// changes as [`Visitor::observe`], without building a `serde_json::Value`.
+    pub fn apply(&mut self, shop: &Shop, update: &ProfileUpdate, at: i64) {
+        let p = &update.properties;
+        let lines = || {
+            p.products
+                .iter()
+                .flatten()
+                .filter_map(|l| l.product_id.as_ref()?.product(shop))
+        };
+        match update.event.as_deref() {
+            Some(ecommerce::PRODUCT_VIEWED) => {
+                if let Some(product) = p.product_id.as_ref().and_then(|id| id.product(shop)) {
+                    push_recent(&mut self.viewed, product, at, VIEWED_KEPT);
+                }
+                if let Some(price) = p.price.as_ref().and_then(Scalar::price) {
+                    if self.prices.len() == PRICES_KEPT {
+                        self.prices.remove(0);
+                    }
+                    self.prices.push(price);
+                    self.priced_views += 1;
+                }
+            }
+            Some(ecommerce::CART_UPDATED) => {
+                self.cart.clear();
+                for product in lines() {
+                    if !self.cart.contains(&product) {
+                        self.cart.push(product);
+                    }
+                }
+            }
+            Some(ecommerce::ORDER_COMPLETED) => {
+                for product in lines() {
+                    self.purchased.retain(|&q| q != product);
+                    self.purchased.push(product);
+                }
+                self.cart.clear();
+            }
+            Some(protocol::experiment::BLOCK_VIEWED) => {
+                for id in p.product_ids.iter().flatten() {
+                    if let Some(product) = id.product(shop) {
+                        push_recent(&mut self.shown, product, at, SHOWN_KEPT);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The price band of the latest priced views (interquartile range), once there is one.
+    pub fn band(&self) -> Option<Band> {
+        if self.prices.is_empty() {
+            return None;
+        }
+        let mut sorted = self.prices.clone();
+        sorted.sort_by(f32::total_cmp);
+        Some(Band {
+            low: quantile(&sorted, 0.25),
+            median: quantile(&sorted, 0.5),
+            high: quantile(&sorted, 0.75),
+        })
+    }
+
+    /// The visitor's history as (product, weight) pairs: each product weighs as its strongest
+    /// interaction (view 1 < cart 3 < purchase 10), views fading with their age in the list.
+    pub fn history(&self) -> Vec<(u32, f32)> {
+        let mut out: Vec<(u32, f32)> = Vec::new();
+        let mut put = |p: u32, w: f32| match out.iter_mut().find(|e| e.0 == p) {
+            Some(e) => e.1 = e.1.max(w),
+            None => out.push((p, w)),
+        };
+        let n = self.viewed.len();
+        for (i, &(p, _)) in self.viewed.iter().enumerate() {
+            // The latest view weighs 1, the one before 0.9, ... (never below 0.2).
+            let age = (n - 1 - i) as f32;
+            put(
+                p,
+                (InteractionKind::View.weight() as f32 * (1.0 - 0.1 * age)).max(0.2),
+            );
+        }
+        for &p in &self.cart {
+            put(p, InteractionKind::Cart.weight() as f32);
+        }
+        for &p in &self.purchased {
+            put(p, InteractionKind::Purchase.weight() as f32);
+        }
+        out
+    }
+}
+
+/// Visitor profiles by anonymous ID, updated one event (its JSON text) at a time: what a
+/// long-running server (or the benchmark) keeps in memory. Keyed by a 64-bit hash of the ID
+/// (no key string to compare, one cache miss less per update; two of 100,000 IDs collide with
+/// a probability of about 3 in 10^10).
+#[derive(Debug, Clone, Default)]
+pub struct Profiles {
+    /// The profiles, by [`Profiles::key`] of their anonymous ID.
+    pub by_visitor: FxMap<u64, Visitor>,
+}
+
+impl Profiles {
+    /// The key of an anonymous ID.
+    pub fn key(anonymous_id: &str) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = FxHasher::default();
+        anonymous_id.hash(&mut h);
+        // One more mixing round: FxHash's last multiply leaves the low bits weak.
+        let x = h.finish();
+        (x ^ (x >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9) ^ (x >> 32)
+    }
+
+    /// The profile of an anonymous ID.
+    pub fn get(&self, anonymous_id: &str) -> Option<&Visitor> {
+        self.by_visitor.get(&Self::key(anonymous_id))
+    }
+
+    /// Parses one event and folds it into its visitor's profile (created on first sight);
+    /// false when the text is not an event with an `anonymousId`.
+    pub fn update(&mut self, shop: &Shop, text: &str, at: i64) -> bool {
+        let Some(event) = ProfileUpdate::parse(text) else {
+            return false;
+        };
+        let Some(id) = event.anonymous_id.as_deref() else {
+            return false;
+        };
+        self.by_visitor
+            .entry(Self::key(id))
+            .or_default()
+            .apply(shop, &event, at);
+        true
+    }
+}
+
+/// The page a block is asked for: the product shown, the cart, the category listed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Context {
+    /// The product the visitor is looking at.
+    pub product: Option<u32>,
+    /// The products of the cart the page shows (else the visitor's own cart is used).
+    pub cart: Vec<u32>,
+    /// The top-level category the page lists.
+    pub category: Option<u32>,
+}
+
+/// Why a product is in a block; [`Why::describe`] puts it in a merchant's words.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Why {
+    /// Bought by this many distinct visitors (bestsellers).
+    Bought(u32),
+    /// Chosen by visitors, not bought yet.
+    Popular,
+    /// Much chosen in the last days.
+    Trending,
+    /// Entered the catalogue recently.
+    New,
+    /// Best at its price level (cold start).
+    PriceLevel(u32),
+    /// In the price range the visitor looks at (cold start, shifted).
+    InBand,
+    /// Viewed by the visitors who viewed this product.
+    CoViewed(u32),
+    /// Same category, attributes or a similar price as this product.
+    LooksLike(u32),
+    /// Carted or bought with this product.
+    BoughtWith(u32),
+    /// Related to this product of the visitor's history.
+    Because(u32),
+    /// The visitor viewed it.
+    RecentlyViewed,
+    /// Filled in from the catalogue.
+    Catalogue,
+}
+
+impl Why {
+    /// The reason in a merchant's words, naming products by title.
+    pub fn describe(&self, shop: &Shop) -> String {
+        let title = |p: &u32| shop.product(*p).title.as_str();
+        match self {
+            Why::Bought(1) => "bestseller: bought 1 time".into(),
+            Why::Bought(n) => format!("bestseller: bought {n} times"),
+            Why::Popular => "popular with visitors".into(),
+            Why::Trending => "trending: much chosen in the last days".into(),
+            Why::New => "new arrival".into(),
+            Why::PriceLevel(0) => "popular at its price level".into(),
+            Why::PriceLevel(n) => format!("popular at its price level (bought {n} times)"),
+            Why::InBand => "in the price range you look at".into(),
+            Why::CoViewed(p) => format!("visitors who viewed {} also viewed it", title(p)),
+            Why::LooksLike(p) => format!("similar to {}", title(p)),
+            Why::BoughtWith(p) => format!("bought together with {}", title(p)),
+            Why::Because(p) => format!("because you were interested in {}", title(p)),
+            Why::RecentlyViewed => "you viewed it recently".into(),
+            Why::Catalogue => "from the catalogue".into(),
+        }
+    }
+}
+
+/// A candidate product with its score (comparable within one recommender) and reason.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Candidate {
+    /// Product number.
+    pub product: u32,
+    /// Score, higher is better.
+    pub score: f32,
+    /// Why.
+    pub why: Why,
+}
+
+/// What the recommenders may return: `allowed(p)` says whether a product passes the
+/// placement's filters; `want` is how many candidates to produce at most.
+pub struct Ask<'a> {
+    /// The catalogue.
+    pub shop: &'a Shop,
+    /// The visitor.
+    pub visitor: &'a Visitor,
+    /// The page.
+    pub context: &'a Context,
+    /// Whether a product may be shown.
+    pub allowed: &'a dyn Fn(u32) -> bool,
+    /// Candidates wanted.
+    pub want: usize,
+    /// Slots of the block still to fill (at most `want`): cold start spreads over these.
+    pub slots: usize,
+    /// Restrict to the context's category.
+    pub in_category: bool,
+}
+
+impl Ask<'_> {
+    fn category(&self) -> Option<u32> {
+        if !self.in_category {
+            return None;
+        }
+        self.context
+            .category
+            .or_else(|| self.context.product.map(|p| self.shop.category_of(p)))
+    }
+
+    /// Takes products from an ordered list while they pass, until `want` are found.
+    fn in_order(
+        &self,
+        order: &[u32],
+        by_bestseller: bool,
+        score: &[f32],
+        why: impl Fn(u32) -> Why,
+    ) -> Vec<Candidate> {
+        let category = self.category();
+        let list: &[u32] = match category {
+            Some(c) if by_bestseller => &self.shop.by_category[c as usize],
+            _ => order,
+        };
+        list.iter()
+            .copied()
+            .filter(|&p| category.is_none_or(|c| self.shop.category_of(p) == c))
+            .filter(|&p| (self.allowed)(p))
+            .take(self.want)
+            .map(|p| Candidate {
+                product: p,
+                score: score[p as usize],
+                why: why(p),
+            })
+            .collect()
+    }
+}
+
+fn bestseller_why(shop: &Shop, p: u32) -> Why {
+    match (
+        shop.bestseller_score[p as usize] > 0.0,
+        shop.buyers[p as usize],
+    ) {
+        (false, _) => Why::Catalogue,
+        (true, 0) => Why::Popular,
+        (true, n) => Why::Bought(n),
+    }
+}
+
+/// Bestsellers: weighted interactions (view 1, cart 3, purchase 10 per distinct visitor and
+/// day) decayed with a 14-day half-life; products nobody chose follow in catalogue order.
+pub fn bestsellers(ask: &Ask) -> Vec<Candidate> {
+    let shop = ask.shop;
+    ask.in_order(&shop.by_bestseller, true, &shop.bestseller_score, |p| {
+        bestseller_why(shop, p)
+    })
+}
+
+/// Trending: the same weighted interactions decayed with a 1-day half-life, so what is chosen
+/// now outranks what sold well last month. Products nobody chose lately are left out.
+pub fn trending(ask: &Ask) -> Vec<Candidate> {
+    let shop = ask.shop;
+    let mut out = ask.in_order(&shop.by_trending, false, &shop.trending_score, |_| {
+        Why::Trending
+    });
+    out.retain(|c| c.score > 0.0);
+    out
+}
+
+/// New arrivals: products that entered the catalogue last first.
+pub fn new_arrivals(ask: &Ask) -> Vec<Candidate> {
+    let shop = ask.shop;
+    let n = shop.by_newest.len() as f32;
+    let rank: Vec<f32> = {
+        let mut r = vec![0.0; shop.products.len()];
+        for (i, &p) in shop.by_newest.iter().enumerate() {
+            r[p as usize] = n - i as f32;
+        }
+        r
+    };
+    ask.in_order(&shop.by_newest, false, &rank, |_| Why::New)
+}
+
+/// How close a price is to a band: 1 inside it, halving for every band width outside
+/// (the width is at least a tenth of the median).
+pub fn band_affinity(price: f32, band: &Band) -> f32 {
+    let width = (band.high - band.low).max(band.median * 0.1).max(0.01);
+    let distance = if price < band.low {
+        band.low - price
+    } else if price > band.high {
+        price - band.high
+    } else {
+        0.0
+    };
+    0.5f32.powf(distance / width)
+}
+
+/// Cold start: bestsellers spread across price levels (the catalogue split by price into as
+/// many ranges as slots to fill, the best allowed product of each range taken), shifting towards
+/// the visitor's price band as they browse: after n priced views, ceil(slots · n / 5) of the
+/// items are the products closest to the band (affinity × (1 + bestseller score)), all of them
+/// from the fifth view on. Both parts walk the bestseller list and stop as soon as nothing
+/// later can change the answer, so they stay fast on large catalogues.
+pub fn cold_start(ask: &Ask) -> Vec<Candidate> {
+    let shop = ask.shop;
+    let slots = ask.slots.min(ask.want);
+    if slots == 0 {
+        return Vec::new();
+    }
+    let category = ask.category();
+    let fits = |p: u32| category.is_none_or(|c| shop.category_of(p) == c) && (ask.allowed)(p);
+    let score = |p: u32| shop.bestseller_score[p as usize];
+    let mut out: Vec<Candidate> = Vec::with_capacity(slots);
+    if let Some(band) = ask.visitor.band() {
+        let share = ask.visitor.priced_views.min(BAND_FULL_AFTER) as usize;
+        let in_band = (slots * share).div_ceil(BAND_FULL_AFTER as usize);
+        // Walk the bestseller list keeping the `in_band` best values of affinity × (1 + score);
+        // affinity is at most 1, so once 1 + score falls to the weakest value kept, no later
+        // product can enter: a threshold walk that usually stops early.
+        let list: &[u32] = match category {
+            Some(c) => &shop.by_category[c as usize],
+            None => &shop.by_bestseller,
+        };
+        let mut near: Vec<(u32, f32)> = Vec::with_capacity(in_band + 1);
+        for &p in list {
+            let bound = 1.0 + score(p);
+            if in_band == 0 || (near.len() == in_band && bound <= near[in_band - 1].1) {
+                break;
+            }
+            if !fits(p) {
+                continue;
+            }
+            let value = band_affinity(shop.product(p).price as f32, &band) * bound;
+            // After equal values: earlier in the bestseller list wins ties.
+            let at = near.partition_point(|e| e.1 >= value);
+            if at < in_band {
+                near.insert(at, (p, value));
+                near.truncate(in_band);
+            }
+        }
+        out.extend(near.iter().take(in_band).map(|&(p, s)| Candidate {
+            product: p,
+            score: s,
+            why: Why::InBand,
+        }));
+    }
+    // The rest: one range of catalogue prices per remaining slot; walking the bestseller list,
+    // each range keeps the first allowed product that falls in it.
+    let ranges = slots - out.len();
+    if ranges > 0 {
+        let n = shop.products.len().max(1);
+        let mut filled = vec![false; ranges];
+        let mut left = ranges;
+        let list: &[u32] = match category {
+            Some(c) => &shop.by_category[c as usize],
+            None => &shop.by_bestseller,
+        };
+        for &p in list {
+            if left == 0 {
+                break;
+            }
+            let range = shop.price_rank[p as usize] as usize * ranges / n;
+            if filled[range] || !fits(p) || out.iter().any(|c| c.product == p) {
+                continue;
+            }
+            filled[range] = true;
+            left -= 1;
+            out.push(Candidate {
+                product: p,
+                score: score(p),
+                why: Why::PriceLevel(shop.buyers[p as usize]),
+            });
+        }
+    }
+    out
+}
+
+/// Content likeness of `q` to `p`: same category path 1, same top category 0.5; shared
+/// attribute values 0.3 × the share of `p`'s attributes; same brand 0.2; price proximity
+/// 0.5 × (1 − |Δprice| / the larger price).
+pub fn likeness(a: &Product, b: &Product) -> f32 {
+    let mut s = if a.category == b.category {
+        1.0
+    } else if a.top_category() == b.top_category() {
+        0.5
+    } else {
+        0.0
+    };
+    if !a.attributes.is_empty() {
+        let shared = a
+            .attributes
+            .iter()
+            .filter(|(k, v)| b.attributes.get(*k) == Some(*v))
+            .count();
+        s += 0.3 * shared as f32 / a.attributes.len() as f32;
+    }
+    if a.brand.is_some() && a.brand == b.brand {
+        s += 0.2;
+    }
+    let larger = a.price.max(b.price);
+    if larger > 0.0 {
+        s += 0.5 * (1.0 - ((a.price - b.price).abs() / larger) as f32);
+    }
+    s
+}
+
+/// Similar products: for the page's product, its co-viewed neighbours (weights scaled so the
+/// strongest is 1) plus content likeness ([`likeness`]) over the 300 best-selling products of
+/// its top category;
+/// score = 2 × co-viewed + likeness. The reason names the larger part.
+pub fn similar(ask: &Ask) -> Vec<Candidate> {
+    let shop = ask.shop;
+    let Some(source) = ask.context.product else {
+        return Vec::new();
+    };
+    let mut scores: FxMap<u32, (f32, f32)> = FxMap::default();
+    let row = &shop.co_viewed.neighbours[source as usize];
+    let strongest = row.iter().map(|e| e.1).fold(0.0f32, f32::max);
+    if strongest > 0.0 {
+        for &(p, w) in row {
+            if w > 0.0 && p != source {
+                scores.entry(p).or_default().0 = 2.0 * w / strongest;
+            }
+        }
+    }
+    let me = shop.product(source);
+    // Content: the category's best-selling products (at most SIMILAR_CONTENT of them).
+    for &p in shop.by_category[shop.category_of(source) as usize]
+        .iter()
+        .take(SIMILAR_CONTENT)
+    {
+        if p != source && (ask.allowed)(p) {
+            scores.entry(p).or_default().1 = likeness(me, shop.product(p));
+        }
+    }
+    let mut out: Vec<Candidate> = scores
+        .into_iter()
+        .filter(|(p, _)| (ask.allowed)(*p))
+        .map(|(p, (co, like))| Candidate {
+            product: p,
+            score: co + like,
+            why: if co >= like {
+                Why::CoViewed(source)
+            } else {
+                Why::LooksLike(source)
+            },
+        })
+        .collect();
+    sort_candidates(&mut out);
+    out.truncate(ask.want);
+    out
+}
+
+fn sort_candidates(list: &mut [Candidate]) {
+    list.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.product.cmp(&b.product)));
+}
+
+/// Keeps the `n` best candidates, best first (a partial selection, then a sort of those).
+fn best_n(list: &mut Vec<Candidate>, n: usize) {
+    let better =
+        |a: &Candidate, b: &Candidate| b.score.total_cmp(&a.score).then(a.product.cmp(&b.product));
+    if list.len() > n && n > 0 {
+        list.select_nth_unstable_by(n - 1, better);
+    }
+    list.truncate(n);
+    list.sort_unstable_by(better);
+}
+
+/// Sums `sources`' rows of a table; each product keeps the source that contributed most.
+fn through_table(
+    ask: &Ask,
+    relation: Relation,
+    sources: &[(u32, f32)],
+    why: fn(u32) -> Why,
+) -> Vec<Candidate> {
+    let table = ask.shop.table(relation);
+    let mut scores: FxMap<u32, (f32, u32, f32)> = FxMap::default();
+    for &(source, weight) in sources {
+        let Some(row) = table.neighbours.get(source as usize) else {
+            continue;
+        };
+        for &(p, w) in row {
+            let part = weight * w;
+            let e = scores.entry(p).or_insert((0.0, source, f32::NEG_INFINITY));
+            e.0 += part;
+            if part > e.2 {
+                e.1 = source;
+                e.2 = part;
+            }
+        }
+    }
+    let mut own: Vec<u32> = sources.iter().map(|s| s.0).collect();
+    own.sort_unstable();
+    let mut out: Vec<Candidate> = scores
+        .into_iter()
+        .filter(|&(p, (s, _, _))| s > 0.0 && own.binary_search(&p).is_err() && (ask.allowed)(p))
+        .map(|(p, (s, source, _))| Candidate {
+            product: p,
+            score: s,
+            why: why(source),
+        })
+        .collect();
+    best_n(&mut out, ask.want);
+    out
+}
+
+/// Bought together / cart cross-sell: the bought-together rows of the page's product and of
+/// the cart (the page's, else the visitor's), summed.
+pub fn bought_together(ask: &Ask) -> Vec<Candidate> {
+    let cart = if ask.context.cart.is_empty() {
+        &ask.visitor.cart
+    } else {
+        &ask.context.cart
+    };
+    let mut sources: Vec<(u32, f32)> = cart.iter().map(|&p| (p, 1.0)).collect();
+    if let Some(p) = ask.context.product {
+        sources.retain(|s| s.0 != p);
+        sources.insert(0, (p, 1.0));
+    }
+    through_table(ask, Relation::BoughtTogether, &sources, Why::BoughtWith)
+}
+
+/// Personal: the visitor's history ([`Visitor::history`]: views fading, carts and purchases
+/// weighing more) through both tables (bought-together rows count double), so a guest's first
+/// views already change it.
+pub fn personal(ask: &Ask) -> Vec<Candidate> {
+    let history = ask.visitor.history();
+    let mut a = through_table(ask, Relation::CoViewed, &history, Why::Because);
+    let doubled: Vec<(u32, f32)> = history.iter().map(|&(p, w)| (p, 2.0 * w)).collect();
+    let b = through_table(ask, Relation::BoughtTogether, &doubled, Why::Because);
+    for c in b {
+        match a.iter_mut().find(|x| x.product == c.product) {
+            Some(x) => {
+                if c.score > x.score {
+                    x.why = c.why;
+                }
+                x.score += c.score;
+            }
+            None => a.push(c),
+        }
+    }
+    sort_candidates(&mut a);
+    a.truncate(ask.want);
+    a
+}
+
+/// Recently viewed: the visitor's viewed products, latest first.
+pub fn recently_viewed(ask: &Ask) -> Vec<Candidate> {
+    ask.visitor
+        .viewed
+        .iter()
+        .rev()
+        .filter(|(p, _)| (ask.allowed)(*p))
+        .take(ask.want)
+        .enumerate()
+        .map(|(i, &(p, _))| Candidate {
+            product: p,
+            score: 1.0 / (1.0 + i as f32),
+            why: Why::RecentlyViewed,
+        })
+        .collect()
+}
+
+/// One stored row of an item-to-item table: relation, product ID, (neighbour ID, weight) pairs.
+pub type NeighbourRow = (Relation, String, Vec<(String, f32)>);
+
+/// Neighbours kept per product in the stored tables.
+pub const NEIGHBOURS_KEPT: usize = 30;
+
+/// Builds both item-to-item tables from (visitor, product ID, weight) interactions (weights
+/// as [`InteractionKind::weight`]; a repeated pair keeps its largest): co-viewed from all of
+/// them, bought-together from carts and purchases (weight ≥ 3) only, each with the
+/// co-occurrence model (cosine, long histories damped), `keep` neighbours per product, weights
+/// rounded to 4 digits so an unchanged table serialises the same. Rows come sorted by relation
+/// and product ID; products without neighbours get no row.
+pub fn neighbour_rows(interactions: &[(String, String, f32)], keep: usize) -> Vec<NeighbourRow> {
+    use crate::models::cooccurrence::Cooccurrence;
+    use crate::models::Histories;
+    let mut visitors: HashMap<&str, u32> = HashMap::new();
+    let mut products: HashMap<&str, u32> = HashMap::new();
+    let mut names: Vec<&str> = Vec::new();
+    let mut triples: Vec<(u32, u32, f32)> = Vec::with_capacity(interactions.len());
+    for (v, p, w) in interactions {
+        let n = visitors.len() as u32;
+        let v = *visitors.entry(v.as_str()).or_insert(n);
+        let p = *products.entry(p.as_str()).or_insert_with(|| {
+            names.push(p.as_str());
+            names.len() as u32 - 1
+        });
+        triples.push((v, p, *w));
+    }
+    let model = Cooccurrence {
+        neighbours: keep,
+        alpha: 0.5,
+        damping: 0.5,
+    };
+    let mut out = Vec::new();
+    let buying: Vec<(u32, u32, f32)> = triples
+        .iter()
+        .copied()
+        .filter(|t| t.2 >= InteractionKind::Cart.weight() as f32)
+        .collect();
+    for (relation, list) in [
+        (Relation::CoViewed, &triples),
+        (Relation::BoughtTogether, &buying),
+    ] {
+        let table = model.fit(&Histories::from_weighted(list, names.len()));
+        for (p, row) in table.neighbours.iter().enumerate() {
+            if row.is_empty() {
+                continue;
+            }
+            let row = row
+                .iter()
+                .map(|&(q, w)| (names[q as usize].to_string(), (w * 1e4).round() / 1e4))
+                .collect();
+            out.push((relation, names[p].to_string(), row));
+        }
+    }
+    out.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()).then(a.1.cmp(&b.1)));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    pub(crate) fn product(id: &str, category: &str, price: f64) -> Product {
+        Product {
+            id: id.into(),
+            title: format!("T{id}"),
+            price,
+            old_price: None,
+            currency: "EUR".into(),
+            category: category.into(),
+            available: true,
+            image: String::new(),
+            url: String::new(),
+            brand: None,
+            attributes: Default::default(),
+        }
+    }
+
+    fn daily(id: &str, kind: InteractionKind, day: i64, visitors: u32) -> DailyInteraction {
+        DailyInteraction {
+            product_id: id.into(),
+            kind,
+            day,
+            visitors,
+        }
+    }
+
+    fn ids(shop: &Shop, list: &[Candidate]) -> Vec<String> {
+        list.iter()
+            .map(|c| shop.product(c.product).id.clone())
+            .collect()
+    }
+
+    fn ask<'a>(
+        shop: &'a Shop,
+        visitor: &'a Visitor,
+        context: &'a Context,
+        allowed: &'a dyn Fn(u32) -> bool,
+        want: usize,
+    ) -> Ask<'a> {
+        Ask {
+            shop,
+            visitor,
+            context,
+            allowed,
+            want,
+            slots: want,
+            in_category: false,
+        }
+    }
+
+    const NOW: i64 = 100 * DAY_MS + 5;
+
+    #[test]
+    fn bestsellers_and_trending_decay_with_their_half_lives() {
+        use InteractionKind::*;
+        // a: 2 purchases 14 days ago → bestseller 20 × 0.5 = 10; trending 20 × 2^-14 ≈ 0.0012.
+        // b: 3 views today → 3 and 3. c: 1 cart 1 day ago → 3 × 2^(-1/14) = 2.853; trending 1.5.
+        let shop = Shop::new(
+            vec![
+                product("a", "K", 1.0),
+                product("b", "K", 1.0),
+                product("c", "B", 1.0),
+                product("d", "B", 1.0),
+            ],
+            &[],
+            &[
+                daily("a", Purchase, 86, 2),
+                daily("b", View, 100, 3),
+                daily("c", Cart, 99, 1),
+                daily("zz", Purchase, 100, 9),
+            ],
+            NOW,
+        );
+        assert!((shop.bestseller_score[0] - 10.0).abs() < 1e-4);
+        assert!((shop.bestseller_score[2] - 3.0 * 0.5f32.powf(1.0 / 14.0)).abs() < 1e-4);
+        assert!((shop.trending_score[2] - 1.5).abs() < 1e-6);
+        let (v, c) = (Visitor::default(), Context::default());
+        let all = |_| true;
+        let best = bestsellers(&ask(&shop, &v, &c, &all, 10));
+        assert_eq!(ids(&shop, &best), ["a", "b", "c", "d"]);
+        assert_eq!(best[0].why.describe(&shop), "bestseller: bought 2 times");
+        assert_eq!(best[1].why, Why::Popular);
+        assert_eq!(best[3].why, Why::Catalogue);
+        let trend = trending(&ask(&shop, &v, &c, &all, 10));
+        assert_eq!(
+            ids(&shop, &trend),
+            ["b", "c", "a"],
+            "d nobody chose: not trending"
+        );
+        // Per category: the context product's top category.
+        let ctx = Context {
+            product: Some(3),
+            ..Context::default()
+        };
+        let mut a = ask(&shop, &v, &ctx, &all, 10);
+        a.in_category = true;
+        assert_eq!(ids(&shop, &bestsellers(&a)), ["c", "d"]);
+        assert_eq!(ids(&shop, &trending(&a)), ["c"]);
+    }
+
+    #[test]
+    fn new_arrivals_latest_first_then_later_in_feed() {
+        let shop = Shop::new(
+            vec![
+                product("a", "K", 1.0),
+                product("b", "K", 1.0),
+                product("c", "K", 1.0),
+            ],
+            &[5, 9, 5],
+            &[],
+            NOW,
+        );
+        let (v, c) = (Visitor::default(), Context::default());
+        let list = new_arrivals(&ask(&shop, &v, &c, &|p| p != 0, 10));
+        assert_eq!(ids(&shop, &list), ["b", "c"]);
+        assert_eq!(list[0].why.describe(&shop), "new arrival");
+    }
+
+    fn priced_shop() -> Shop {
+        // Eight products priced 10..80; bestseller order h, g, ..., a (h sold most).
+        let products: Vec<Product> = (0..8)
+            .map(|i| {
+                product(
+                    &((b'a' + i) as char).to_string(),
+                    "K",
+                    10.0 * (i + 1) as f64,
+                )
+            })
+            .collect();
+        let interactions: Vec<DailyInteraction> = (0..8u32)
+            .map(|i| {
+                daily(
+                    &((b'a' + i as u8) as char).to_string(),
+                    InteractionKind::Purchase,
+                    100,
+                    i + 1,
+                )
+            })
+            .collect();
+        Shop::new(products, &[], &interactions, NOW)
+    }
+
+    #[test]
+    fn cold_start_spreads_across_prices_then_shifts_to_the_band() {
+        let shop = priced_shop();
+        let c = Context::default();
+        let all = |_| true;
+        // No history: 4 price ranges of 2 products (10-20, 30-40, 50-60, 70-80); each range's
+        // best is its dearer product: b, d, f, h, listed by bestseller rank.
+        let v = Visitor::default();
+        let list = cold_start(&ask(&shop, &v, &c, &all, 4));
+        assert_eq!(ids(&shop, &list), ["h", "f", "d", "b"]);
+        assert_eq!(
+            list[0].why.describe(&shop),
+            "popular at its price level (bought 8 times)"
+        );
+        // One view at 20: band [20, 20], 1 of 5 views → ceil(4/5) = 1 item near the band: b
+        // (affinity 1 × (1 + 20)); the other 3 slots are 3 price ranges of the catalogue
+        // (a-c, d-f, g-h): walking h, g, f, ... the first of each range: h, f, c.
+        let mut v = Visitor::default();
+        v.observe(
+            &shop,
+            ecommerce::PRODUCT_VIEWED,
+            &json!({"product_id": "b", "price": 20}),
+            1,
+        );
+        let list = cold_start(&ask(&shop, &v, &c, &all, 4));
+        assert_eq!(list[0].why, Why::InBand);
+        assert_eq!(ids(&shop, &list)[0], "b");
+        assert_eq!(ids(&shop, &list)[1..], ["h", "f", "c"]);
+        // Five views (20, 20, 30, 30, 20): band 20-30 (width 10), every item near it. Scores
+        // affinity × (1 + bestseller score): c 1 × 31, b 1 × 21, d 0.5 × 41 = 20.5,
+        // e 0.25 × 51 = 12.75, a 0.5 × 11 = 5.5.
+        for price in [20, 30, 30, 20] {
+            v.observe(
+                &shop,
+                ecommerce::PRODUCT_VIEWED,
+                &json!({"product_id": "c", "price": price}),
+                2,
+            );
+        }
+        let list = cold_start(&ask(&shop, &v, &c, &all, 4));
+        assert!(list.iter().all(|c| c.why == Why::InBand));
+        assert_eq!(ids(&shop, &list), ["c", "b", "d", "e"]);
+    }
+
+    #[test]
+    fn band_affinity_halves_per_band_width() {
+        let band = Band {
+            low: 20.0,
+            median: 25.0,
+            high: 30.0,
+        };
+        assert_eq!(band_affinity(25.0, &band), 1.0);
+        assert!((band_affinity(40.0, &band) - 0.5).abs() < 1e-6);
+        assert!((band_affinity(0.0, &band) - 0.25).abs() < 1e-6);
+    }
+
+    #[test]
+    fn likeness_adds_category_attributes_brand_and_price() {
+        let mut a = product("a", "Home > Lamps", 100.0);
+        let mut b = product("b", "Home > Lamps", 50.0);
+        a.attributes.insert("colour".into(), "red".into());
+        a.attributes.insert("size".into(), "L".into());
+        b.attributes.insert("colour".into(), "red".into());
+        a.brand = Some("X".into());
+        b.brand = Some("X".into());
+        // 1 + 0.3 × 1/2 + 0.2 + 0.5 × (1 − 50/100) = 1.6
+        assert!((likeness(&a, &b) - 1.6).abs() < 1e-6);
+        let c = product("c", "Home > Rugs", 100.0);
+        // 0.5 + 0 + 0 + 0.5 = 1.0
+        assert!((likeness(&a, &c) - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn similar_mixes_co_views_and_content() {
+        let mut shop = Shop::new(
+            vec![
+                product("a", "K > Pots", 10.0),
+                product("b", "K > Pots", 10.0),
+                product("c", "K > Pans", 40.0),
+                product("d", "B", 10.0),
+            ],
+            &[],
+            &[],
+            NOW,
+        );
+        // a's co-viewed row: c 0.6, d 0.3 → scaled 2 × (1, 0.5) = 2 and 1.
+        shop.set_neighbours(
+            Relation::CoViewed,
+            "a",
+            &[("c".into(), 0.6), ("d".into(), 0.3)],
+        );
+        let (v, all) = (Visitor::default(), |_| true);
+        let ctx = Context {
+            product: Some(0),
+            ..Context::default()
+        };
+        let list = similar(&ask(&shop, &v, &ctx, &all, 10));
+        // b: likeness 1 + 0.5 = 1.5; c: 2 + (0.5 + 0.5 × 0.25) = 2.625; d: 1 + 0 (other category).
+        assert_eq!(ids(&shop, &list), ["c", "b", "d"]);
+        assert!((list[0].score - 2.625).abs() < 1e-6);
+        assert_eq!(
+            list[0].why.describe(&shop),
+            "visitors who viewed Ta also viewed it"
+        );
+        assert_eq!(list[1].why.describe(&shop), "similar to Ta");
+    }
+
+    #[test]
+    fn bought_together_and_personal_follow_the_tables() {
+        let mut shop = Shop::new(
+            vec![
+                product("a", "K", 1.0),
+                product("b", "K", 1.0),
+                product("c", "K", 1.0),
+                product("d", "K", 1.0),
+                product("e", "K", 1.0),
+            ],
+            &[],
+            &[],
+            NOW,
+        );
+        shop.set_neighbours(
+            Relation::BoughtTogether,
+            "a",
+            &[("b".into(), 0.5), ("c".into(), 0.2)],
+        );
+        shop.set_neighbours(Relation::BoughtTogether, "d", &[("c".into(), 0.4)]);
+        shop.set_neighbours(
+            Relation::CoViewed,
+            "e",
+            &[("b".into(), 0.1), ("d".into(), 0.3)],
+        );
+        let all = |_| true;
+        let v = Visitor::default();
+        // Cart {a, d}: b 0.5 (from a), c 0.2 + 0.4 = 0.6 (from d).
+        let ctx = Context {
+            cart: vec![0, 3],
+            ..Context::default()
+        };
+        let list = bought_together(&ask(&shop, &v, &ctx, &all, 10));
+        assert_eq!(ids(&shop, &list), ["c", "b"]);
+        assert_eq!(list[0].why.describe(&shop), "bought together with Td");
+        // Personal: viewed e then a (latest a weighs 1, e 0.9).
+        let mut v = Visitor::default();
+        v.observe(
+            &shop,
+            ecommerce::PRODUCT_VIEWED,
+            &json!({"product_id": "e"}),
+            1,
+        );
+        v.observe(
+            &shop,
+            ecommerce::PRODUCT_VIEWED,
+            &json!({"product_id": "a"}),
+            2,
+        );
+        assert_eq!(v.history(), vec![(4, 0.9), (0, 1.0)]);
+        let c = Context::default();
+        let list = personal(&ask(&shop, &v, &c, &all, 10));
+        // b: 0.9 × 0.1 + 2 × 0.5 = 1.09 (from a); d: 0.27 (from e); c: 2 × 0.2 = 0.4.
+        assert_eq!(ids(&shop, &list), ["b", "c", "d"]);
+        assert!((list[0].score - 1.09).abs() < 1e-6);
+        assert_eq!(list[0].why, Why::Because(0));
+        assert_eq!(list[2].why, Why::Because(4));
+        // Buying b weighs 10 and removes nothing else; its own history is never recommended.
+        v.observe(
+            &shop,
+            ecommerce::ORDER_COMPLETED,
+            &json!({"products": [{"product_id": "b"}]}),
+            3,
+        );
+        assert!(!ids(&shop, &personal(&ask(&shop, &v, &c, &all, 10))).contains(&"b".to_string()));
+    }
+
+    #[test]
+    fn neighbour_rows_from_interactions() {
+        let t = |v: &str, p: &str, w: f32| (v.to_string(), p.to_string(), w);
+        // x viewed a and b; y viewed a, bought c. Co-viewed a ↔ b, a ↔ c; bought-together: none
+        // (y bought one product only); z carted c and d → c ↔ d.
+        let rows = neighbour_rows(
+            &[
+                t("x", "a", 1.0),
+                t("x", "b", 1.0),
+                t("y", "a", 1.0),
+                t("y", "c", 10.0),
+                t("z", "c", 3.0),
+                t("z", "d", 3.0),
+            ],
+            5,
+        );
+        let shape: Vec<(&str, &str, Vec<&str>)> = rows
+            .iter()
+            .map(|(r, p, row)| {
+                (
+                    r.as_str(),
+                    p.as_str(),
+                    row.iter().map(|e| e.0.as_str()).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            vec![
+                ("bought_together", "c", vec!["d"]),
+                ("bought_together", "d", vec!["c"]),
+                ("co_viewed", "a", vec!["b", "c"]),
+                ("co_viewed", "b", vec!["a"]),
+                ("co_viewed", "c", vec!["a", "d"]),
+                ("co_viewed", "d", vec!["c"]),
+            ]
+        );
+        // Cosine with damping 0.5: x and y have 2 products each (factor 2^-0.5), z too.
+        // Norms (Σ w² × factor): a 1.4142, b 0.7071, c 109 × 0.7071 = 77.07, d 6.364.
+        // a → b: 0.7071 / sqrt(1.4142 × 0.7071) = 0.7071; a → c: 7.071 / sqrt(1.4142 × 77.07)
+        // = 0.6773; c → d: 6.364 / sqrt(77.07 × 6.364) = 0.2873.
+        let rounded_1_sqrt_2 = (std::f32::consts::FRAC_1_SQRT_2 * 1e4).round() / 1e4;
+        assert_eq!(
+            rows[2].2,
+            vec![
+                ("b".to_string(), rounded_1_sqrt_2),
+                ("c".to_string(), 0.6773)
+            ]
+        );
+        assert_eq!(rows[4].2[1], ("d".to_string(), 0.2873));
+    }
+
+    #[test]
+    fn typed_updates_fold_like_values() {
+        let shop = priced_shop();
+        let events = [
+            r#"{"event":"Product Viewed","anonymousId":"v1","properties":{"product_id":"a","price":"10"},"context":{"x":[1,2]}}"#,
+            r#"{"event":"Product Viewed","anonymousId":"v1","properties":{"product_id":"b","price":30.5,"name":"B \"quoted\""}}"#,
+            r#"{"event":"Cart Updated","anonymousId":"v1","properties":{"products":[{"product_id":"c","quantity":1},{"product_id":7}]}}"#,
+            r#"{"event":"Recommendation Block Viewed","anonymousId":"v1","properties":{"product_ids":["d","e"]}}"#,
+            r#"{"event":"Order Completed","anonymousId":"v1","properties":{"products":[{"product_id":"c"}]}}"#,
+            r#"{"event":"Something Else","anonymousId":"v1"}"#,
+        ];
+        let (mut typed, mut valued) = (Visitor::default(), Visitor::default());
+        for (i, text) in events.iter().enumerate() {
+            let update = ProfileUpdate::parse(text).unwrap();
+            assert_eq!(update.anonymous_id.as_deref(), Some("v1"));
+            typed.apply(&shop, &update, i as i64);
+            let value = parse_event(text).unwrap();
+            valued.observe(
+                &shop,
+                value["event"].as_str().unwrap(),
+                &value["properties"],
+                i as i64,
+            );
+            assert!(validate_event(text));
+        }
+        assert_eq!(typed, valued);
+        assert_eq!(typed.purchased, vec![2]);
+        assert_eq!(typed.shown, vec![(3, 3), (4, 3)]);
+        assert_eq!(typed.prices, vec![10.0, 30.5]);
+        assert!(ProfileUpdate::parse("{not json").is_none() && !validate_event("[1,"));
+    }
+
+    #[test]
+    fn visitor_folds_views_cart_orders_and_impressions() {
+        let shop = priced_shop();
+        let mut v = Visitor::default();
+        v.observe(
+            &shop,
+            ecommerce::PRODUCT_VIEWED,
+            &json!({"product_id": "a", "price": "10"}),
+            1,
+        );
+        v.observe(
+            &shop,
+            ecommerce::PRODUCT_VIEWED,
+            &json!({"product_id": "b", "price": 30}),
+            2,
+        );
+        v.observe(
+            &shop,
+            ecommerce::PRODUCT_VIEWED,
+            &json!({"product_id": "a", "price": 10}),
+            3,
+        );
+        v.observe(
+            &shop,
+            ecommerce::CART_UPDATED,
+            &json!({"products": [{"product_id": "c"}, {"product_id": "unknown"}]}),
+            4,
+        );
+        v.observe(
+            &shop,
+            protocol::experiment::BLOCK_VIEWED,
+            &json!({"product_ids": ["d", "e"]}),
+            5,
+        );
+        assert_eq!(v.viewed, vec![(1, 2), (0, 3)]);
+        assert_eq!(v.cart, vec![2]);
+        assert_eq!(v.shown, vec![(3, 5), (4, 5)]);
+        // Prices 10, 30, 10: quartiles 10, 10, 20.
+        assert_eq!(
+            v.band(),
+            Some(Band {
+                low: 10.0,
+                median: 10.0,
+                high: 20.0
+            })
+        );
+        v.observe(
+            &shop,
+            ecommerce::ORDER_COMPLETED,
+            &json!({"products": [{"product_id": "c"}]}),
+            6,
+        );
+        assert!(v.cart.is_empty());
+        assert_eq!(v.purchased, vec![2]);
+        let c = Context::default();
+        let list = recently_viewed(&ask(&shop, &v, &c, &|_| true, 10));
+        assert_eq!(ids(&shop, &list), ["a", "b"]);
+    }
+}

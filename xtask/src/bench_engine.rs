@@ -1,0 +1,521 @@
+//! `cargo xtask bench engine [--json] [--products N] [--profiles N] [--seconds N] [--no-collector]`:
+//! the recommendation engine natively on a synthetic shop, and `/v1/recommendations` on the
+//! real collector on loopback. See [`HELP`].
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use engine::models::cooccurrence::Cooccurrence;
+use engine::recommend_placement::{default_placement, serve};
+use engine::recommenders::{Context, Profiles, Relation, Shop, NEIGHBOURS_KEPT};
+use engine::synthetic::{Rng, Settings, SyntheticShop};
+
+use crate::server::{free_port, DEMO_ADMIN_KEY, DEMO_WRITE_KEY};
+use crate::tools::Tools;
+use crate::{http, Result};
+
+/// What `cargo xtask bench engine --help` prints.
+pub const HELP: &str =
+    "cargo xtask bench engine [--json] [--products N] [--profiles N] [--seconds N] [--no-collector]
+
+Table 1, the engine natively (one thread), on a deterministic synthetic shop (engine::synthetic,
+seed 42): N products (default 10,000) in 10 categories, N visitor profiles (default 100,000),
+each folded from its generated views, carts and purchases; item-to-item tables fitted with the
+co-occurrence model (30 neighbours per product).
+  recommend <placement>  a 6-item block of the built-in placement (engine::recommend_placement
+                         ::serve with its chain, filters, rotation, diversity) for a random
+                         profile (and a random product or cart where the placement reads one);
+                         20,000 blocks, each timed by the wall clock and by the thread's CPU
+                         time (p99 cpu ms). Goal p99 <= 0.2 ms.
+  profile updates        one event as JSON text (a Segment track event with context: product
+                         view, cart or order) parsed (engine::recommenders::ProfileUpdate: the
+                         fields profiles read, borrowed, the rest skipped) and folded into its
+                         visitor's profile, found among the N profiles by anonymousId;
+                         300,000 events. Goal >= 1,000,000/s.
+  (throughput rows: 5 rounds of 60,000 events, the passes interleaved in each round; the
+   median round is shown, and the ratio is the median of the rounds' ratios)
+  JSON parse only        the same events parsed with nothing built (serde IgnoredAny: every
+                         byte checked), in the same run: the baseline. Goal: profile updates
+                         >= 50 % of it (ratio column).
+  typed parse            the same events parsed into ProfileUpdate without folding (no goal):
+                         how much of an update is parsing.
+  parse into Value       the same events parsed into serde_json::Value, for scale (no goal).
+Table 2 (unless --no-collector), the collector on `workerd serve` (as bench collector runs it)
+with the demo catalogue, 300 visitors' events and a neighbour refresh: GET /v1/recommendations
+with wrk --latency -t1 -c1 for N seconds (default 5) per row. Goal p99 <= 5 ms.
+
+The machine may be shared: figures are noisy; compare ratios measured in one run.
+
+--json prints one object per row with the fields:
+  table        engine | collector
+  config       the row's name
+  samples      blocks timed, events processed, or requests answered
+  p50_ms       median latency in ms (latency rows; null otherwise)
+  p99_ms       99th percentile latency in ms (latency rows; null otherwise)
+  p99_cpu_ms   99th percentile of the thread's CPU time per block (engine latency rows): what
+               p99_ms would be without the waits of a loaded machine (descheduling)
+  per_s        operations per second (throughput rows, and requests/s of collector rows)
+  ratio        profile updates per second / parse-only per second (that row; null otherwise)
+  goal         the issue's goal for the row, as text
+  met          whether this run met it (null when the row has no goal)";
+
+/// CPU time this thread has used, in ms (time the thread was descheduled is not counted).
+fn thread_cpu_ms() -> f64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec through a valid pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    t.tv_sec as f64 * 1e3 + t.tv_nsec as f64 / 1e6
+}
+
+/// One printed row.
+struct Row {
+    table: &'static str,
+    config: String,
+    samples: usize,
+    p50_ms: Option<f64>,
+    p99_ms: Option<f64>,
+    p99_cpu_ms: Option<f64>,
+    per_s: Option<f64>,
+    ratio: Option<f64>,
+    goal: &'static str,
+    met: Option<bool>,
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+/// Runs the benchmark and prints the tables.
+pub fn engine(tools: &Tools, flags: &[String]) -> Result {
+    let number = |name: &str, default: usize| -> Result<usize> {
+        crate::flag_value(flags, name).map_or(Ok(default), |v| {
+            v.parse()
+                .map_err(|_| format!("{name} {v:?} is not a number"))
+        })
+    };
+    let products = number("--products", 10_000)?.max(10);
+    let profiles = number("--profiles", 100_000)?.max(10);
+    let seconds = number("--seconds", 5)?.max(1);
+    let json = flags.iter().any(|f| f == "--json");
+    let mut rows = native(products, profiles)?;
+    if !flags.iter().any(|f| f == "--no-collector") {
+        rows.extend(collector(tools, seconds)?);
+    }
+    print(&rows, json, products, profiles);
+    Ok(())
+}
+
+fn native(products: usize, profiles: usize) -> Result<Vec<Row>> {
+    let started = Instant::now();
+    let settings = Settings {
+        products,
+        visitors: profiles,
+        ..Settings::default()
+    };
+    let synthetic = SyntheticShop::generate(&settings);
+    let mut shop = Shop::new(
+        synthetic.products.clone(),
+        &[],
+        &synthetic.daily(),
+        settings.now_ms,
+    );
+    let model = Cooccurrence {
+        neighbours: NEIGHBOURS_KEPT,
+        alpha: 0.5,
+        damping: 0.5,
+    };
+    shop.set_table(Relation::CoViewed, model.fit(&synthetic.histories(false)));
+    shop.set_table(
+        Relation::BoughtTogether,
+        model.fit(&synthetic.histories(true)),
+    );
+    // Profiles folded from every generated event (the same path as profile updates below).
+    let mut profiles_ = Profiles::default();
+    for i in &synthetic.interactions {
+        profiles_.update(&shop, &synthetic.event_json(i), i.time_ms);
+    }
+    let events = synthetic.interactions.len();
+    eprintln!(
+        "bench engine: {} products, {} profiles, {} events generated and folded in {:.1?}",
+        products,
+        profiles_.by_visitor.len(),
+        events,
+        started.elapsed()
+    );
+    let ids: Vec<String> = {
+        let mut ids: Vec<String> = (0..profiles).map(|v| format!("v-{v:08}")).collect();
+        ids.retain(|id| profiles_.get(id).is_some());
+        ids.sort();
+        ids
+    };
+    let mut rows = Vec::new();
+    let mut rng = Rng::new(7);
+    let now = settings.now_ms;
+    for name in ["home", "product", "cart"] {
+        let placement = default_placement(name);
+        let mut times = Vec::with_capacity(20_000);
+        let mut cpu_times = Vec::with_capacity(20_000);
+        for _ in 0..20_000 {
+            let id = &ids[rng.below(ids.len())];
+            let visitor = profiles_.get(id).ok_or("a profile went missing")?;
+            let context = match name {
+                "product" => Context {
+                    product: Some(rng.below(products) as u32),
+                    ..Context::default()
+                },
+                "cart" => Context {
+                    cart: vec![rng.below(products) as u32, rng.below(products) as u32],
+                    ..Context::default()
+                },
+                _ => Context::default(),
+            };
+            let cpu = thread_cpu_ms();
+            let t = Instant::now();
+            let block = serve(&shop, name, &placement, Some(id), visitor, &context, 6, now);
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+            cpu_times.push(thread_cpu_ms() - cpu);
+            black_box(block);
+        }
+        times.sort_by(f64::total_cmp);
+        cpu_times.sort_by(f64::total_cmp);
+        let p99 = percentile(&times, 0.99);
+        let p99_cpu = percentile(&cpu_times, 0.99);
+        rows.push(Row {
+            table: "engine",
+            config: format!("recommend {name}: 6 items"),
+            samples: times.len(),
+            p50_ms: Some(percentile(&times, 0.5)),
+            p99_ms: Some(p99),
+            p99_cpu_ms: Some(p99_cpu),
+            per_s: None,
+            ratio: None,
+            goal: "p99 <= 0.2 ms",
+            met: Some(p99 <= 0.2),
+        });
+    }
+    // Throughput: the same 300,000 event texts, parsed only, then parsed and folded.
+    let sample: Vec<String> = (0..300_000)
+        .map(|i| synthetic.event_json(&synthetic.interactions[(i * 7919) % events]))
+        .collect();
+    let bytes: usize = sample.iter().map(|t| t.len()).sum();
+    // Five rounds of 60,000 events, the four passes interleaved in each round so that they
+    // share the machine's load; each figure is the median round, the ratio the median of
+    // the rounds' ratios.
+    let mut rounds: [Vec<f64>; 5] = Default::default();
+    let mut at = now;
+    for chunk in sample.chunks(sample.len() / 5) {
+        let per_s = |t: Instant| chunk.len() as f64 / t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        for text in chunk {
+            black_box(engine::recommenders::validate_event(text));
+        }
+        rounds[0].push(per_s(t));
+        let t = Instant::now();
+        for text in chunk {
+            black_box(engine::recommenders::parse_event(text));
+        }
+        rounds[1].push(per_s(t));
+        let t = Instant::now();
+        for text in chunk {
+            black_box(engine::recommenders::ProfileUpdate::parse(text));
+        }
+        rounds[2].push(per_s(t));
+        let t = Instant::now();
+        for text in chunk {
+            at += 1;
+            black_box(profiles_.update(&shop, text, at));
+        }
+        rounds[3].push(per_s(t));
+        let ratio = rounds[3].last().unwrap_or(&0.0) / rounds[0].last().unwrap_or(&1.0);
+        rounds[4].push(ratio);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        percentile(v, 0.5)
+    };
+    let [parse, value, typed, update, ratios] = &mut rounds;
+    let (parse_per_s, value_per_s, typed_per_s, update_per_s) =
+        (median(parse), median(value), median(typed), median(update));
+    let ratio = median(ratios);
+    rows.push(Row {
+        table: "engine",
+        config: "profile updates (parse + fold)".into(),
+        samples: sample.len(),
+        p50_ms: None,
+        p99_ms: None,
+        p99_cpu_ms: None,
+        per_s: Some(update_per_s),
+        ratio: Some(ratio),
+        goal: ">= 1,000,000/s and >= 50 % of parse only",
+        met: Some(update_per_s >= 1e6 && ratio >= 0.5),
+    });
+    rows.push(Row {
+        table: "engine",
+        config: format!(
+            "JSON parse only (baseline; {} B/event)",
+            bytes / sample.len()
+        ),
+        samples: sample.len(),
+        p50_ms: None,
+        p99_ms: None,
+        p99_cpu_ms: None,
+        per_s: Some(parse_per_s),
+        ratio: None,
+        goal: "",
+        met: None,
+    });
+    rows.push(Row {
+        table: "engine",
+        config: "typed parse of what profiles read, no fold".into(),
+        samples: sample.len(),
+        p50_ms: None,
+        p99_ms: None,
+        p99_cpu_ms: None,
+        per_s: Some(typed_per_s),
+        ratio: None,
+        goal: "",
+        met: None,
+    });
+    rows.push(Row {
+        table: "engine",
+        config: "JSON parse into serde_json::Value (for scale)".into(),
+        samples: sample.len(),
+        p50_ms: None,
+        p99_ms: None,
+        p99_cpu_ms: None,
+        per_s: Some(value_per_s),
+        ratio: None,
+        goal: "",
+        met: None,
+    });
+    Ok(rows)
+}
+
+/// What wrk --latency reported: (p50 ms, p99 ms, requests/s, requests).
+fn wrk_latency(port: u16, path: &str, seconds: usize) -> Result<(f64, f64, f64, usize)> {
+    let out = std::process::Command::new("wrk")
+        .args(["-t1", "-c1", &format!("-d{seconds}s"), "--latency"])
+        .arg(format!("http://127.0.0.1:{port}{path}"))
+        .output()
+        .map_err(|e| format!("cannot run wrk: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let ms = |v: &str| -> Option<f64> {
+        let v = v.trim();
+        let (n, unit) = v.split_at(v.find(|c: char| c.is_alphabetic())?);
+        let n: f64 = n.parse().ok()?;
+        Some(match unit {
+            "us" => n / 1e3,
+            "ms" => n,
+            "s" => n * 1e3,
+            "m" => n * 60e3,
+            _ => return None,
+        })
+    };
+    let at = |label: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(label).and_then(ms))
+            .ok_or_else(|| format!("no {label} in wrk's output:\n{text}"))
+    };
+    let rps: f64 = text
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Requests/sec:")
+                .map(|v| v.trim().parse())
+        })
+        .and_then(|r| r.ok())
+        .ok_or_else(|| format!("wrk said:\n{text}"))?;
+    let requests = text
+        .lines()
+        .find_map(|l| {
+            l.split_once(" requests in ")
+                .map(|(n, _)| n.trim().parse().ok())
+        })
+        .flatten()
+        .unwrap_or(0);
+    if text.contains("Non-2xx") {
+        return Err(format!("non-2xx answers from {path}:\n{text}"));
+    }
+    Ok((at("50%")?, at("99%")?, rps, requests))
+}
+
+fn collector(tools: &Tools, seconds: usize) -> Result<Vec<Row>> {
+    crate::bench::ensure_wrk()?;
+    crate::build::all(tools)?;
+    let state = tools
+        .root
+        .join(format!("target/bench-engine-state-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&state);
+    let port = free_port()?;
+    let server = crate::bench::start(tools, crate::bench::Runtime::Workerd, false, port, &state)?;
+    let outcome = (|| {
+        server.load_demo_feed()?;
+        // 300 visitors: 4 product views each, every third one buys two of them.
+        let mut rng = Rng::new(42);
+        let auth = format!("Basic {}", base64(&format!("{DEMO_WRITE_KEY}:")));
+        for batch in 0..30 {
+            let mut events = Vec::new();
+            for v in batch * 10..batch * 10 + 10 {
+                let seen: Vec<String> = (0..4)
+                    .map(|_| format!("LL-{}", 1001 + rng.below(54)))
+                    .collect();
+                for p in &seen {
+                    events.push(format!(r#"{{"type":"track","event":"Product Viewed","anonymousId":"bench-{v}","properties":{{"product_id":"{p}","price":30}}}}"#));
+                }
+                if v % 3 == 0 {
+                    events.push(format!(r#"{{"type":"track","event":"Order Completed","anonymousId":"bench-{v}","properties":{{"order_id":"o{v}","total":60,"currency":"EUR","products":[{{"product_id":"{}"}},{{"product_id":"{}"}}]}}}}"#, seen[0], seen[1]));
+                }
+            }
+            let body = format!(r#"{{"batch":[{}]}}"#, events.join(","));
+            let headers = [
+                ("Authorization", auth.as_str()),
+                ("Content-Type", "application/json"),
+            ];
+            let (status, answer) =
+                http::request(port, "POST", "/v1/batch", &headers, body.as_bytes())?;
+            if status != 200 {
+                return Err(format!("batch answered {status}: {answer}"));
+            }
+        }
+        let admin = format!("Bearer {DEMO_ADMIN_KEY}");
+        let (status, answer) = http::request(
+            port,
+            "POST",
+            "/v1/admin/neighbours/refresh",
+            &[("Authorization", admin.as_str())],
+            b"",
+        )?;
+        if status != 200 {
+            return Err(format!("refresh answered {status}: {answer}"));
+        }
+        eprintln!("bench engine: collector neighbour refresh: {answer}");
+        let mut rows = Vec::new();
+        for (config, path) in [
+            (
+                "GET /v1/recommendations home (visitor with history)",
+                "/v1/recommendations?placement=home&limit=6&anonymousId=bench-3",
+            ),
+            (
+                "GET /v1/recommendations product (similar)",
+                "/v1/recommendations?placement=product&product=LL-1010&limit=6&anonymousId=bench-3",
+            ),
+        ] {
+            let _ = wrk_latency(port, path, 1)?; // warm-up
+            let (p50, p99, rps, requests) = wrk_latency(port, path, seconds)?;
+            rows.push(Row {
+                table: "collector",
+                config: config.into(),
+                samples: requests,
+                p50_ms: Some(p50),
+                p99_ms: Some(p99),
+                p99_cpu_ms: None,
+                per_s: Some(rps),
+                ratio: None,
+                goal: "p99 <= 5 ms",
+                met: Some(p99 <= 5.0),
+            });
+        }
+        Ok(rows)
+    })();
+    server.stop()?;
+    let _ = std::fs::remove_dir_all(&state);
+    outcome
+}
+
+/// Standard base64 (for a Basic auth header).
+fn base64(text: &str) -> String {
+    const ABC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in text.as_bytes().chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn print(rows: &[Row], json: bool, products: usize, profiles: usize) {
+    let num =
+        |v: Option<f64>, digits: usize| v.map_or("null".to_string(), |v| format!("{v:.digits$}"));
+    if json {
+        for r in rows {
+            println!(
+                "{{\"table\":{:?},\"config\":{:?},\"samples\":{},\"p50_ms\":{},\"p99_ms\":{},\"p99_cpu_ms\":{},\"per_s\":{},\"ratio\":{},\"goal\":{:?},\"met\":{}}}",
+                r.table,
+                r.config,
+                r.samples,
+                num(r.p50_ms, 4),
+                num(r.p99_ms, 4),
+                num(r.p99_cpu_ms, 4),
+                num(r.per_s, 0),
+                num(r.ratio, 3),
+                r.goal,
+                r.met.map_or("null".into(), |m| m.to_string())
+            );
+        }
+        return;
+    }
+    let cell =
+        |v: Option<f64>, digits: usize| v.map_or("-".to_string(), |v| format!("{v:.digits$}"));
+    for table in ["engine", "collector"] {
+        let mine: Vec<&Row> = rows.iter().filter(|r| r.table == table).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        if table == "engine" {
+            println!("engine, native, one thread: synthetic shop of {products} products and {profiles} profiles (seed 42), one run");
+        } else {
+            println!(
+                "\ncollector on workerd serve, 127.0.0.1, wrk -t1 -c1 --latency, demo catalogue"
+            );
+        }
+        println!(
+            "{:<52} {:>9} {:>9} {:>9} {:>11} {:>12} {:>6}  goal",
+            "config", "samples", "p50 ms", "p99 ms", "p99 cpu ms", "per s", "ratio"
+        );
+        for r in mine {
+            let met = match r.met {
+                Some(true) => " (met)",
+                Some(false) => " (NOT met)",
+                None => "",
+            };
+            println!(
+                "{:<52} {:>9} {:>9} {:>9} {:>11} {:>12} {:>6}  {}{met}",
+                r.config,
+                r.samples,
+                cell(r.p50_ms, 4),
+                cell(r.p99_ms, 4),
+                cell(r.p99_cpu_ms, 4),
+                cell(r.per_s, 0),
+                cell(r.ratio, 2),
+                r.goal
+            );
+        }
+    }
+    println!("(a machine shared with other builds: figures are noisy)");
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base64_of_the_demo_key() {
+        assert_eq!(super::base64("demo-write-key:"), "ZGVtby13cml0ZS1rZXk6");
+        assert_eq!(super::base64("ab"), "YWI=");
+    }
+}
