@@ -16,7 +16,7 @@ const STYLE: &str = "\
 :host{display:block;contain:content}\
 .block{position:relative;font:var(--orbita-font,inherit);color:var(--orbita-text,inherit);overflow:hidden;box-sizing:border-box}\
 h2{font-size:1.15em;margin:0 0 .6em;height:1.4em;line-height:1.4em;overflow:hidden;padding-right:72px}\
-.nav{position:absolute;top:0;right:0;display:flex;gap:6px}\
+.nav{position:absolute;top:3px;right:4px;display:flex;gap:6px}\
 .nav button{width:30px;height:30px;padding:0;border-radius:50%;border:1px solid var(--orbita-border,#e6e2da);\
 background:var(--orbita-card-bg,#fff);color:inherit;font:inherit;font-size:18px;line-height:1;cursor:pointer}\
 .nav button:focus-visible{outline:2px solid var(--orbita-accent,#2f5d50);outline-offset:2px}\
