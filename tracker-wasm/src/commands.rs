@@ -62,7 +62,10 @@ pub fn dispatch(args: &Array) {
             Some(decision) => delivery::set_consent(decision),
             None => warn(&[&"consent takes 'granted' or 'denied'".into()]),
         },
-        "flush" => delivery::flush(false),
+        "flush" => delivery::flush(),
+        // `orbita('debug')` or `orbita('debug', true)` logs events, batches and verdicts;
+        // `orbita('debug', false)` stops.
+        "debug" => crate::outbox::debug(first.as_bool() != Some(false)),
         other => warn(&[&"unknown command".into(), &other.into()]),
     }
 }

@@ -91,7 +91,6 @@ pub fn start(config: JsValue, queue: JsValue, load_widgets: JsValue) {
     if let (Some(token), Some(anonymous_id)) = (click_token, delivery::anonymous_id()) {
         click::redeem(&settings, &anonymous_id, token);
     }
-    delivery::listen_for_page_hide();
     navigation::start(settings.hash_routing);
     if let Ok(queue) = queue.dyn_into::<Array>() {
         for call in queue.iter() {
@@ -132,7 +131,7 @@ pub fn consent_state() -> JsValue {
 
 /// Number of events captured but not yet acknowledged by the collector.
 #[wasm_bindgen(js_name = pendingEvents)]
-pub fn pending_events() -> usize {
+pub fn pending_events() -> u32 {
     delivery::pending_count()
 }
 
