@@ -23,6 +23,7 @@
     w.orbita.anonymousId = t.anonymousId;
     w.orbita.pendingEvents = t.pendingEvents;
     w.orbita.consentState = t.consentState;
+    w.orbita.debug = function (on) { t.command(['debug', on !== false]); };
     /* The widgets load in a task of their own, not in the tracker's start-up. */
     t.start(cfg, q, function () {
       setTimeout(function () { load('widgets').then(function (m) { m.render(cfg, w.orbita); }); });
