@@ -310,6 +310,34 @@ export function post(url, text) {
     .then((r) => r.ok || warn('click token refused:', r.status), (e) => warn('click token not delivered:', e));
 }
 
+/* Page events reach the tracker through the page's global function, under internal command names
+   (a Rust callback would cost a closure shim and the closure runtime in the wasm and the glue). */
+const tell = (name) => () => window.orbita(name);
+
+/** Watches single-page-app navigation: `orbita('_moved')` after `history.pushState` and
+    `replaceState`, on back/forward (`popstate`) and, when the site routes by fragment, on
+    `hashchange` (the tracker sends a page view only if the route changed). */
+export function watch(hashRouting) {
+  const moved = tell('_moved');
+  for (const method of ['pushState', 'replaceState']) {
+    const original = history[method];
+    if (typeof original === 'function') {
+      history[method] = function () {
+        const result = original.apply(this, arguments);
+        moved();
+        return result;
+      };
+    }
+  }
+  addEventListener('popstate', moved);
+  if (hashRouting) addEventListener('hashchange', moved);
+}
+
+/** `orbita('_parsed')` once the document is parsed. */
+export function whenParsed() {
+  document.addEventListener('DOMContentLoaded', tell('_parsed'));
+}
+
 /** Stops delivery and deletes the outbox from every store (consent withdrawn or not given). */
 export function forget() {
   to = 0;

@@ -121,7 +121,7 @@ mod tests {
         Reflect::set(&props, &"product_id".into(), &"SKU-1".into()).unwrap();
         let a = build("track", Some("Product Viewed"), &props, "visitor-1", None);
         let b = build("track", Some("Product Viewed"), &props, "visitor-1", None);
-        let json: JsValue = JSON::parse(&JSON::stringify(&a).unwrap().into()).unwrap();
+        let json: JsValue = JSON::parse(&String::from(JSON::stringify(&a).unwrap())).unwrap();
         assert_eq!(
             field(&json, &["type"]).as_string().as_deref(),
             Some("track")

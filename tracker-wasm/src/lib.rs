@@ -36,6 +36,8 @@ pub(crate) fn warn(parts: &[&JsValue]) {
     web_sys::console::warn(&args);
 }
 
+use std::cell::RefCell;
+
 use js_sys::{Array, Function, Reflect};
 use wasm_bindgen::prelude::*;
 
@@ -98,14 +100,32 @@ pub fn start(config: JsValue, queue: JsValue, load_widgets: JsValue) {
         }
     }
     let loader = load_widgets.dyn_into::<Function>().ok();
-    commands::when_dom_ready(move || {
-        if settings.auto_product {
-            product_ld::capture_from_page();
-        }
-        if let Some(loader) = loader.filter(|_| commands::page_has_placeholder()) {
-            let _ = loader.call0(&JsValue::NULL);
-        }
-    });
+    ON_PARSED.with(|p| *p.borrow_mut() = Some((settings.auto_product, loader)));
+    if js::get_text(&js::document(), "readyState").as_deref() == Some("loading") {
+        outbox::when_parsed();
+    } else {
+        page_parsed();
+    }
+}
+
+thread_local! {
+    /// What `start` left for when the document is parsed: JSON-LD product views (on or off)
+    /// and the widgets loader.
+    static ON_PARSED: RefCell<Option<(bool, Option<Function>)>> = const { RefCell::new(None) };
+}
+
+/// The document is parsed: sends a product view from the page's JSON-LD if the shop sent none,
+/// and, if the page has a recommendation placeholder, asks the stub to load the widgets. Once.
+pub(crate) fn page_parsed() {
+    let Some((auto_product, loader)) = ON_PARSED.with(|p| p.borrow_mut().take()) else {
+        return;
+    };
+    if auto_product {
+        product_ld::capture_from_page();
+    }
+    if let Some(loader) = loader.filter(|_| commands::page_has_placeholder()) {
+        let _ = loader.call0(&JsValue::NULL);
+    }
 }
 
 /// Runs one call of the global function: `orbita('track', 'Signed Up', {...})` arrives here as

@@ -29,4 +29,10 @@ extern "C" {
     pub fn post(url: &str, text: &JsValue);
     /// Stops delivery and deletes the outbox (consent withdrawn).
     pub fn forget();
+    /// Watches single-page-app navigation: `orbita('_moved')` after each History API change
+    /// (and `hashchange` with `hash_routing`).
+    pub fn watch(hash_routing: bool);
+    /// `orbita('_parsed')` once the document is parsed.
+    #[wasm_bindgen(js_name = whenParsed)]
+    pub fn when_parsed();
 }
