@@ -43,6 +43,7 @@
     w.orbita.anonymousId = t.anonymousId;
     w.orbita.pendingEvents = t.pendingEvents;
     w.orbita.consentState = t.consentState;
+    w.orbita.debug = function (on) { t.command(['debug', on !== false]); };
     t.start(cfg, q, function () { widgets().then(function (m) { m.render(cfg, w.orbita); }); });
     mark('started');
     js.forEach(function (c) { w.orbita.apply(w, c); });

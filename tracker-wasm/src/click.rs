@@ -6,10 +6,8 @@
 use js_sys::{Object, Reflect, JSON};
 use protocol::ids::CLICK_TOKEN_PARAMETER as URL_PARAMETER;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
-use web_sys::RequestInit;
 
-use crate::{js, warn, Settings};
+use crate::{js, Settings};
 
 /// The token in the page's URL, if any; removes it from the address bar either way.
 pub fn take_from_address_bar() -> Option<String> {
@@ -44,21 +42,5 @@ pub fn redeem(settings: &Settings, anonymous_id: &str, token: String) {
         return;
     };
     let url = [settings.endpoint.as_str(), "/v1/click-token"].concat();
-    wasm_bindgen_futures::spawn_local(async move {
-        let Some(window) = web_sys::window() else {
-            return;
-        };
-        let init = RequestInit::new();
-        init.set_method("POST");
-        init.set_body(&text);
-        let _ = Reflect::set(&init, &"keepalive".into(), &JsValue::TRUE);
-        match JsFuture::from(window.fetch_with_str_and_init(&url, &init)).await {
-            Ok(resp) if resp.unchecked_ref::<web_sys::Response>().ok() => {}
-            Ok(resp) => warn(&[
-                &"click token refused:".into(),
-                &resp.unchecked_into::<web_sys::Response>().status().into(),
-            ]),
-            Err(e) => warn(&[&"click token not delivered:".into(), &e]),
-        }
-    });
+    crate::outbox::post(&url, &text);
 }

@@ -62,7 +62,13 @@ pub fn dispatch(args: &Array) {
             Some(decision) => delivery::set_consent(decision),
             None => warn(&[&"consent takes 'granted' or 'denied'".into()]),
         },
-        "flush" => delivery::flush(false),
+        "flush" => delivery::flush(),
+        // Internal: from the outbox module's listeners (see `outbox::watch`, `when_parsed`).
+        "_moved" => crate::navigation::page_if_moved(),
+        "_parsed" => crate::page_parsed(),
+        // `orbita('debug')` or `orbita('debug', true)` logs events, batches and verdicts;
+        // `orbita('debug', false)` stops.
+        "debug" => crate::outbox::debug(first.as_bool() != Some(false)),
         other => warn(&[&"unknown command".into(), &other.into()]),
     }
 }
@@ -103,21 +109,6 @@ fn ecommerce_event(event: &str, properties: &JsValue, required: &str) {
         return;
     }
     delivery::capture(types::TRACK, Some(event), properties);
-}
-
-/// Runs `f` once the document is parsed (now, if it already is).
-pub fn when_dom_ready(f: impl FnOnce() + 'static) {
-    let document = js::document();
-    if js::get_text(&document, "readyState").as_deref() != Some("loading") {
-        f();
-        return;
-    }
-    let callback = Closure::once_into_js(f);
-    let _ = js::call(
-        &document,
-        "addEventListener",
-        &[&"DOMContentLoaded".into(), &callback],
-    );
 }
 
 /// Whether the page has a recommendation placeholder (then the widgets module is loaded).

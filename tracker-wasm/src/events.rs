@@ -1,6 +1,6 @@
 //! Building Segment-compatible events as JS objects, with the wire names from `protocol`.
 
-use js_sys::{Date, Object, Reflect, JSON};
+use js_sys::{Date, Object, Reflect};
 use protocol::names;
 use wasm_bindgen::JsValue;
 
@@ -103,16 +103,10 @@ pub fn set_consent(event: &Object, consent: crate::consent::Consent) {
     let _ = Reflect::set(&context, &names::CONSENT.into(), &state);
 }
 
-/// The event as JSON text, or the browser's error (e.g. the shop passed a cyclic object).
-pub fn to_json(event: &Object) -> Result<String, JsValue> {
-    JSON::stringify(event)?
-        .as_string()
-        .ok_or(JsValue::UNDEFINED)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use js_sys::JSON;
     use protocol::time::parse_rfc3339_ms;
     use wasm_bindgen_test::wasm_bindgen_test;
 
@@ -127,7 +121,7 @@ mod tests {
         Reflect::set(&props, &"product_id".into(), &"SKU-1".into()).unwrap();
         let a = build("track", Some("Product Viewed"), &props, "visitor-1", None);
         let b = build("track", Some("Product Viewed"), &props, "visitor-1", None);
-        let json: JsValue = JSON::parse(&to_json(&a).unwrap()).unwrap();
+        let json: JsValue = JSON::parse(&String::from(JSON::stringify(&a).unwrap())).unwrap();
         assert_eq!(
             field(&json, &["type"]).as_string().as_deref(),
             Some("track")
@@ -172,6 +166,6 @@ mod tests {
         assert!(field(&page.into(), &["event"]).is_undefined());
         let cyclic = Object::new();
         Reflect::set(&cyclic, &"self".into(), &cyclic).unwrap();
-        assert!(to_json(&build("track", Some("Loop"), &cyclic, "v", None)).is_err());
+        assert!(JSON::stringify(&build("track", Some("Loop"), &cyclic, "v", None)).is_err());
     }
 }

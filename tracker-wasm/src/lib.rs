@@ -12,7 +12,9 @@
 /// downloads this module, so its bytes count). The page is single-threaded.
 #[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
 #[global_allocator]
-static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
+    // SAFETY: the tracker runs on the page's one thread (no wasm threads: the cfg above).
+    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
 
 mod click;
 mod commands;
@@ -35,6 +37,8 @@ pub(crate) fn warn(parts: &[&JsValue]) {
     }
     web_sys::console::warn(&args);
 }
+
+use std::cell::RefCell;
 
 use js_sys::{Array, Function, Reflect};
 use wasm_bindgen::prelude::*;
@@ -91,7 +95,6 @@ pub fn start(config: JsValue, queue: JsValue, load_widgets: JsValue) {
     if let (Some(token), Some(anonymous_id)) = (click_token, delivery::anonymous_id()) {
         click::redeem(&settings, &anonymous_id, token);
     }
-    delivery::listen_for_page_hide();
     navigation::start(settings.hash_routing);
     if let Ok(queue) = queue.dyn_into::<Array>() {
         for call in queue.iter() {
@@ -99,14 +102,32 @@ pub fn start(config: JsValue, queue: JsValue, load_widgets: JsValue) {
         }
     }
     let loader = load_widgets.dyn_into::<Function>().ok();
-    commands::when_dom_ready(move || {
-        if settings.auto_product {
-            product_ld::capture_from_page();
-        }
-        if let Some(loader) = loader.filter(|_| commands::page_has_placeholder()) {
-            let _ = loader.call0(&JsValue::NULL);
-        }
-    });
+    ON_PARSED.with(|p| *p.borrow_mut() = Some((settings.auto_product, loader)));
+    if js::get_text(&js::document(), "readyState").as_deref() == Some("loading") {
+        outbox::when_parsed();
+    } else {
+        page_parsed();
+    }
+}
+
+thread_local! {
+    /// What `start` left for when the document is parsed: JSON-LD product views (on or off)
+    /// and the widgets loader.
+    static ON_PARSED: RefCell<Option<(bool, Option<Function>)>> = const { RefCell::new(None) };
+}
+
+/// The document is parsed: sends a product view from the page's JSON-LD if the shop sent none,
+/// and, if the page has a recommendation placeholder, asks the stub to load the widgets. Once.
+pub(crate) fn page_parsed() {
+    let Some((auto_product, loader)) = ON_PARSED.with(|p| p.borrow_mut().take()) else {
+        return;
+    };
+    if auto_product {
+        product_ld::capture_from_page();
+    }
+    if let Some(loader) = loader.filter(|_| commands::page_has_placeholder()) {
+        let _ = loader.call0(&JsValue::NULL);
+    }
 }
 
 /// Runs one call of the global function: `orbita('track', 'Signed Up', {...})` arrives here as
@@ -132,7 +153,7 @@ pub fn consent_state() -> JsValue {
 
 /// Number of events captured but not yet acknowledged by the collector.
 #[wasm_bindgen(js_name = pendingEvents)]
-pub fn pending_events() -> usize {
+pub fn pending_events() -> u32 {
     delivery::pending_count()
 }
 

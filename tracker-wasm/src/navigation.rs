@@ -5,8 +5,7 @@
 
 use std::cell::RefCell;
 
-use js_sys::{Array, Function, Reflect};
-use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsValue;
 
 use crate::{commands, js};
 
@@ -39,46 +38,10 @@ pub fn page_if_moved() {
 }
 
 /// Sends the first page view and watches the History API (and, when the site routes by fragment,
-/// `hashchange`) for later ones.
+/// `hashchange`) for later ones: the outbox module calls `orbita('_moved')`, which comes back
+/// here as [`page_if_moved`].
 pub fn start(hash_routing: bool) {
     HASH_ROUTING.with(|h| *h.borrow_mut() = hash_routing);
     page_if_moved();
-    let window = js::window();
-    let history = js::get(&window, "history");
-    if !history.is_object() {
-        return;
-    }
-    for method in ["pushState", "replaceState"] {
-        let Ok(original) =
-            Reflect::get(&history, &method.into()).and_then(|f| f.dyn_into::<Function>())
-        else {
-            continue;
-        };
-        let target = history.clone();
-        let wrapped = Closure::<dyn Fn(JsValue, JsValue, JsValue) -> JsValue>::new(
-            move |state, title, url| {
-                let args = Array::of3(&state, &title, &url);
-                let result = original.apply(&target, &args).unwrap_or(JsValue::UNDEFINED);
-                page_if_moved();
-                result
-            },
-        );
-        let _ = Reflect::set(&history, &method.into(), wrapped.as_ref());
-        wrapped.forget();
-    }
-    let on_move = Closure::<dyn Fn()>::new(page_if_moved);
-    // Both events fire for a fragment change; `page_if_moved` sends one page view.
-    let events: &[&str] = if hash_routing {
-        &["popstate", "hashchange"]
-    } else {
-        &["popstate"]
-    };
-    for event in events {
-        let _ = js::call(
-            &window,
-            "addEventListener",
-            &[&(*event).into(), on_move.as_ref()],
-        );
-    }
-    on_move.forget();
+    crate::outbox::watch(hash_routing);
 }

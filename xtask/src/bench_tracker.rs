@@ -14,7 +14,8 @@ pub const HELP: &str = "cargo xtask bench tracker [--loads N] [--json]
 
 Builds the SDK, then prints in one run:
 - sizes: gzip -9 and brotli 11 bytes of the stub (orbita.js) and of the tracker (tracker.js glue
-  + tracker_bg.wasm, each compressed on its own as a server sends them), with the goals, and the
+  + tracker_bg.wasm + its JavaScript modules under snippets/, each compressed on its own as a
+  server sends them), with the goals, and the
   peers' bundles (shared/handbook/measured-ceilings.md section 2) as reference rows;
 - speed: the demo product page (/p/LL-1003) loaded N times (default 20) in headless Chromium
   (Debian's, driven by Playwright) against the collector under wrangler dev, each load in a fresh
@@ -95,6 +96,15 @@ fn sizes(tools: &Tools) -> Result<Vec<SizeRow>> {
     let stub = measure("orbita.js")?;
     let glue = measure("tracker.js")?;
     let wasm = measure("tracker_bg.wasm")?;
+    // The tracker's own JavaScript modules (the outbox and delivery), imported by its glue.
+    let mut modules = (0, 0);
+    for snippet in build::snippets(&dir.join("snippets")) {
+        let path = snippet.strip_prefix(&dir).map_err(|e| e.to_string())?;
+        if path.to_string_lossy().starts_with("snippets/tracker-wasm-") {
+            let (gzip, brotli) = measure(&path.to_string_lossy())?;
+            modules = (modules.0 + gzip, modules.1 + brotli);
+        }
+    }
     let ours = |row: &str, (gzip, brotli): (usize, usize), goal| SizeRow {
         row: row.into(),
         kind: "size",
@@ -106,9 +116,10 @@ fn sizes(tools: &Tools) -> Result<Vec<SizeRow>> {
         ours("stub orbita.js", stub, Some(STUB_GOAL_GZIP)),
         ours("tracker glue tracker.js", glue, None),
         ours("tracker wasm tracker_bg.wasm", wasm, None),
+        ours("tracker JS modules (outbox.js)", modules, None),
         ours(
-            "= tracker wasm + glue",
-            (glue.0 + wasm.0, glue.1 + wasm.1),
+            "= tracker wasm + glue + modules",
+            (glue.0 + wasm.0 + modules.0, glue.1 + wasm.1 + modules.1),
             Some(TRACKER_GOAL_GZIP),
         ),
     ];

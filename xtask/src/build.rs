@@ -97,7 +97,17 @@ pub fn sdk(tools: &Tools) -> Result {
         tools,
         &tools.root.join("tracker-wasm/js/orbita.js"),
         &out.join("orbita.js"),
-    )
+    )?;
+    // The ES module for front-end code, and its TypeScript types beside it.
+    minify(
+        tools,
+        &tools.root.join("tracker-wasm/js/orbita.mjs"),
+        &out.join("orbita.mjs"),
+    )?;
+    let types = out.join("orbita.d.mts");
+    fs::copy(tools.root.join("tracker-wasm/js/orbita.d.mts"), &types)
+        .map(|_| ())
+        .map_err(|e| format!("{}: {e}", types.display()))
 }
 
 /// wasm-opt -Oz, then short names for the module's imports, exports and import module
