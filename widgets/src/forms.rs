@@ -335,3 +335,61 @@ fn done(id: &str, what: &str, variant: &JsValue) {
         site.save();
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use protocol::site_config::{fields as f, subscribe as sub};
+
+    /// Whether `needle` occurs in `js` as a whole name (not followed by more of a name).
+    fn has(js: &str, needle: &str) -> bool {
+        let open_ended = needle.ends_with(|c: char| c.is_ascii_alphanumeric());
+        js.match_indices(needle).any(|(at, _)| {
+            !open_ended
+                || js[at + needle.len()..]
+                    .chars()
+                    .next()
+                    .is_none_or(|c| !c.is_ascii_alphanumeric())
+        })
+    }
+
+    /// `js/forms.js` reads the configuration and writes the submission by the names `protocol`
+    /// defines; renaming one there must fail here until the drawing module follows.
+    #[test]
+    fn the_drawing_module_uses_the_protocols_names() {
+        let js = &include_str!("../js/forms.js");
+        let js = |needle: String| has(js, &needle);
+        let read = [
+            f::TEXTS,
+            f::STYLE,
+            f::POSITION,
+            f::KIND,
+            f::ID,
+            f::FIELDS,
+            f::NAME,
+            f::TYPE,
+            f::REQUIRED,
+            f::LABEL,
+            f::TRIGGER,
+            f::TRIGGER_VALUE,
+        ];
+        for name in read {
+            assert!(js(format!(".{name}")), "forms.js reads `{name}`");
+        }
+        for text in [
+            f::TITLE,
+            f::BODY,
+            f::BUTTON,
+            f::SUCCESS,
+            f::CONSENT,
+            f::CLOSE,
+        ] {
+            assert!(js(format!("t('{text}'")), "forms.js shows `{text}`");
+        }
+        for key in [sub::WRITE_KEY, sub::WIDGET_ID, sub::FIELDS, sub::CONSENT] {
+            assert!(js(format!("{key}: ")), "forms.js sends `{key}`");
+        }
+        for key in [sub::VARIANT, sub::ANONYMOUS_ID] {
+            assert!(js(format!("body.{key} = ")), "forms.js sends `{key}`");
+        }
+    }
+}
