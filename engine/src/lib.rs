@@ -11,3 +11,4 @@ pub mod identity;
 pub mod models;
 pub mod profile;
 pub mod recommend;
+pub mod segments;
