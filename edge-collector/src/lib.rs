@@ -7,6 +7,7 @@
 //! - `GET /v1/site-config`: the site's widgets and their rules (write key; cacheable, ETag);
 //!   `PUT /v1/admin/site-config` replaces it (admin key, validated).
 //! - `POST /v1/subscribe`: a subscription form's submission (write key).
+//! - `GET /v1/visitor`: segments and cart value from a visitor's profile, for widget targeting.
 //! - `POST /api/v2/event`: Yespo's "generate event" body, from backends (server key).
 //! - `POST /v1/click-token`: a visitor arrived through an email/SMS/push link (signed token).
 //! - `POST /v1/admin/catalogue`: product feed import, Merchant XML, YML, CSV or product JSON
@@ -43,6 +44,7 @@ mod recommendations;
 mod reply;
 mod site_config;
 mod subscribe;
+mod visitor;
 
 use protocol::names::types;
 use worker::{
@@ -99,6 +101,7 @@ async fn route(req: Request, env: &Env, path: &str) -> Result<Response> {
                 | "/v1/subscribe"
                 | "/v1/push/vapid-public-key"
                 | "/v1/push/subscriptions"
+                | "/v1/visitor"
         );
     if !browser_endpoint {
         return match (req.method(), path) {
@@ -156,6 +159,7 @@ async fn route(req: Request, env: &Env, path: &str) -> Result<Response> {
         (Method::Get, "/v1/push/vapid-public-key", _) => push::vapid_public_key(env)?,
         (Method::Post, "/v1/push/subscriptions", _) => push::subscribe(req, env).await?,
         (Method::Delete, "/v1/push/subscriptions", _) => push::unsubscribe(req, env).await?,
+        (Method::Get, "/v1/visitor", _) => visitor::serve(req, env).await?,
         _ => method_not_allowed()?,
     };
     caller.decorate(answer)

@@ -14,5 +14,6 @@ pub mod profile;
 pub mod recommend;
 pub mod recommend_placement;
 pub mod recommenders;
+pub mod segments;
 pub mod synthetic;
 pub mod web_push;

@@ -126,6 +126,23 @@ pub mod subscribe {
     pub const STATUS_SUBSCRIBED: &str = "subscribed";
 }
 
+/// `GET /v1/visitor?writeKey=...&anonymousId=...`: what the visitor's profile says for the
+/// widgets' targeting (a profile-summary stand-in until the platform has real segments).
+pub mod visitor {
+    /// Answer field: the segments the visitor belongs to (names below).
+    pub const SEGMENTS: &str = "segments";
+    /// Answer field: the value of the visitor's open cart (`null` without one).
+    pub const CART_VALUE: &str = "cartValue";
+    /// Segment: placed at least one order.
+    pub const CUSTOMER: &str = "customer";
+    /// Segment: placed two orders or more.
+    pub const REPEAT_CUSTOMER: &str = "repeat_customer";
+    /// Segment: has products in the cart and no order since.
+    pub const OPEN_CART: &str = "open_cart";
+    /// Segment: viewed three products or more, never ordered.
+    pub const BROWSER: &str = "browser";
+}
+
 /// Whether `path` matches `pattern`, where `*` stands for any run of characters and everything
 /// else must match exactly: `/p/*` matches every product page, `/cart` only the cart. The stub
 /// (`tracker-wasm/js/orbita.js`) mirrors this to decide whether to load the widgets at all.

@@ -34,8 +34,16 @@ export function d1(sql, ...params) {
   const dir = join(STATE_DIR, 'v3', 'd1', 'miniflare-D1DatabaseObject');
   const file = readdirSync(dir).find((f) => f.endsWith('.sqlite') && f !== 'metadata.sqlite');
   if (!file) throw new Error(`no D1 database in ${dir}`);
-  const db = new DatabaseSync(join(dir, file), { readOnly: true });
-  try { return db.prepare(sql).all(...params); } finally { db.close(); }
+  // The collector may be writing at this moment: wait for its lock rather than fail the read.
+  for (let attempt = 0; ; attempt++) {
+    const db = new DatabaseSync(join(dir, file), { readOnly: true });
+    try {
+      return db.prepare(sql).all(...params);
+    } catch (e) {
+      if (e.errcode !== 5 || attempt >= 50) throw e; // 5 = SQLITE_BUSY ("database is locked")
+    } finally { db.close(); }
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 40);
+  }
 }
 
 /** Polls `probe` until it returns a truthy value or `ms` pass; returns the last value. */

@@ -227,6 +227,32 @@ test('frequency: after close (days), never after submit, and the silent interval
   await staysHidden(page, 'once');
 });
 
+test('segment and cart targeting from the profile summary (GET /v1/visitor), one page late', async () => {
+  await putConfig({ silentIntervalSeconds: 0, widgets: [
+    form('for-customers', 'floating', { segment: 'customer', urlInclude: ['/forms-test/seg-*'] }),
+  ] });
+  const { context } = await browser();
+  const page = await context.newPage();
+  await open(page, '/forms-test/seg-1');
+  await staysHidden(page, 'for-customers');
+  const visitor = await page.evaluate(() => window.orbita.anonymousId());
+  const profileOf = async () => (await fetch(`${BASE}/v1/visitor?writeKey=${WRITE_KEY}&anonymousId=${visitor}`)).json();
+  assert.deepEqual(await profileOf(), { segments: [], cartValue: null });
+  await page.evaluate(() => {
+    window.orbita('purchase', { order_id: `o-${Date.now()}`, total: 10, currency: 'EUR', products: [{ product_id: 'LL-1001', quantity: 1, price: 10 }] });
+    window.orbita('cart', { products: [{ product_id: 'LL-1002', quantity: 2, price: 60 }] });
+    window.orbita('flush');
+  });
+  const answer = await eventually(async () => { const p = await profileOf(); return p.segments.includes('customer') && p; }, 10_000, 'the order in the profile');
+  assert.deepEqual(answer, { segments: ['customer', 'open_cart'], cartValue: 120 });
+  await open(page, '/forms-test/seg-2'); // uses what seg-1 fetched, fetches anew
+  await staysHidden(page, 'for-customers');
+  await open(page, '/forms-test/seg-3');
+  await waitShown(page, 'for-customers');
+  assert.equal((await fetch(`${BASE}/v1/visitor?writeKey=${WRITE_KEY}`)).status, 400);
+  assert.equal((await fetch(`${BASE}/v1/visitor?anonymousId=${visitor}`)).status, 401);
+});
+
 test('without consent to storage the widget memory stays in memory: nothing in localStorage', async () => {
   await putConfig({ widgets: [form('volatile', 'floating', { urlInclude: ['/forms-test/volatile'] })] });
   const { context } = await browser('data-consent="required"');
@@ -333,7 +359,7 @@ test('subscribe: validation at the fields, then contact + consent record + doubl
   assert.equal(await email.getAttribute('aria-invalid'), 'true');
   assert.equal(await email.getAttribute('aria-describedby'), 'e-email');
   assert.match(await host.locator('css=#e-email').textContent(), /email address/);
-  assert.match(await host.locator('css=#e-consent').textContent(), /tick the box/);
+  assert.match(await host.locator('css=#e-consent').textContent(), /box/);
   const address = `${uniqueId('sub')}@Example.com`;
   await email.fill(address);
   await host.locator('css=input[name=firstName]').fill('<img src=x onerror="window.__pwned=1">');

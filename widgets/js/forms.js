@@ -7,11 +7,11 @@
 
 const STYLE = ':host{all:initial;display:block}'
   + '.w{box-sizing:border-box;position:relative;font:var(--orbita-font,15px/1.45 system-ui,sans-serif);color:var(--orbita-text,#1f1d1a);background:var(--orbita-bg,#fff);border-radius:var(--orbita-radius,12px);padding:20px 22px}'
-  + 'dialog.w{border:0;width:min(420px,calc(100vw - 32px));box-shadow:0 20px 60px rgba(0,0,0,.3)}'
-  + 'dialog::backdrop{background:rgba(20,18,15,.5)}'
-  + '.floating{position:fixed;z-index:2147483000;width:min(340px,calc(100vw - 32px));box-shadow:0 10px 40px rgba(0,0,0,.25)}'
+  + 'dialog.w{border:0;width:min(420px,calc(100vw - 32px))}'
+  + 'dialog::backdrop{background:#0008}'
+  + '.floating,.bar{position:fixed;z-index:2147483000}.w:not(.embedded){box-shadow:0 8px 40px #0005}.floating{width:min(340px,calc(100vw - 32px))}'
   + '.bottom-right,.bottom-left{bottom:16px}.top-right,.top-left{top:16px}.bottom-right,.top-right{right:16px}.bottom-left,.top-left{left:16px}'
-  + '.bar{position:fixed;z-index:2147483000;left:0;right:0;border-radius:0;padding:10px 52px 10px 16px;box-shadow:0 2px 16px rgba(0,0,0,.2)}'
+  + '.bar{left:0;right:0;border-radius:0;padding:10px 52px 10px 16px}'
   + '.bar.top{top:0}.bar.bottom{bottom:0}'
   + '.bar form,.bar .head{display:inline-flex;flex-wrap:wrap;align-items:end;gap:4px 12px;vertical-align:middle}'
   + '.bar h2{font-size:1em;margin:0}.bar p{margin:0}.bar .f{margin:0}'
@@ -23,37 +23,50 @@ const STYLE = ':host{all:initial;display:block}'
   + '.err{color:var(--orbita-error,#b3261e);font-size:.85em;margin:4px 0 0}.err:empty{display:none}'
   + '.c{display:flex;gap:8px;align-items:flex-start;margin-top:12px}.c label{font-weight:400;margin:0}.c input{width:20px;height:20px;margin:2px 0 0;flex:none}'
   + '.submit{margin-top:14px;background:var(--orbita-accent,#2f5d50);color:var(--orbita-accent-text,#fff);border:0;border-radius:6px;padding:10px 18px;min-height:40px;font:inherit;font-weight:600;cursor:pointer}'
-  + '.x{position:absolute;top:8px;right:8px;width:32px;height:32px;border:0;border-radius:6px;background:transparent;color:inherit;font:22px/1 system-ui,sans-serif;cursor:pointer}'
-  + ':focus-visible{outline:3px solid var(--orbita-focus,#1a5fd0);outline-offset:2px}.done{font-weight:600}'
+  + '.x{position:absolute;top:8px;right:8px;width:32px;height:32px;border:0;border-radius:6px;background:transparent;color:inherit;font-size:22px;line-height:1;cursor:pointer}'
+  + ':focus-visible{outline:3px solid var(--orbita-focus,#1a5fd0);outline-offset:2px}'
   + '[hidden]{display:none!important}';
 
-const w = window, d = document, KEY = 'orbita_widgets';
-let volatile = '';
+const w = window, d = document, KEY = 'orbita_widgets', PKEY = 'orbita_visitor', mem = {};
 
 /** What the rules need from the page: [path, mobile, cart value, segments]. The cart value and
-    segments are the page's own: window.orbitaWidgetContext = {cartValue: 84.5, segments: ['vip']}. */
-export function page() {
+    segments come from the page (window.orbitaWidgetContext = {cartValue: 84.5, segments: ['vip']})
+    or else from the visitor's profile (GET /v1/visitor), as fetched on the page before: when a
+    `visitor` is given (a widget targets them), a fresh answer is fetched for the next page. */
+export function page(settings, visitor, stored) {
   const c = w.orbitaWidgetContext || {};
-  return [location.pathname, matchMedia('(max-width: 767px), (pointer: coarse)').matches, c.cartValue, c.segments || []];
+  let p = {};
+  try { p = JSON.parse(store(stored, undefined, PKEY) || '{}'); } catch (e) { /* none yet */ }
+  if (visitor) {
+    fetch(settings.endpoint + '/v1/visitor?writeKey=' + encodeURIComponent(settings.writeKey)
+      + '&anonymousId=' + encodeURIComponent(visitor), { credentials: 'omit' })
+      .then((r) => r.ok && r.text()).then((t) => t && store(stored, t, PKEY), () => {});
+  }
+  return [location.pathname, matchMedia('(max-width: 767px), (pointer: coarse)').matches,
+    c.cartValue ?? p.cartValue, c.segments || p.segments || []];
 }
 
-export function onReady(f) {
-  d.readyState == 'loading' ? d.addEventListener('DOMContentLoaded', f) : f();
+export function onReady(f, announce) {
+  const go = () => {
+    f();
+    /* The triggers are armed: a User Timing mark (like the tracker's) and an event. */
+    if (announce) {
+      try { performance.mark('orbita:forms'); } catch (e) { /* old browser */ }
+      d.dispatchEvent(new Event('orbita:ready'));
+    }
+  };
+  d.readyState == 'loading' ? d.addEventListener('DOMContentLoaded', go) : go();
 }
 
-/** The triggers are armed: a User Timing mark (like the tracker's) and an event, for shops and tests. */
-export function ready() {
-  try { performance.mark('orbita:forms'); } catch (e) { /* old browser */ }
-  d.dispatchEvent(new Event('orbita:ready'));
-}
-
-/** The widget memory (rules.rs encodes it): in localStorage only while storage is allowed. */
-export function recall(stored) {
-  try { return stored ? localStorage.getItem(KEY) || '' : volatile; } catch (e) { return volatile; }
-}
-export function keep(stored, text) {
-  try { if (stored) return localStorage.setItem(KEY, text); } catch (e) { /* full or blocked */ }
-  volatile = text;
+/** The widget memory (rules.rs encodes it; `key` another record), in localStorage only while
+    storage is allowed, else for this page: read (no `text`) or replaced. */
+export function store(stored, text, key = KEY) {
+  try {
+    if (text === undefined) return (stored ? localStorage.getItem(key) : mem[key]) || '';
+    if (stored) return localStorage.setItem(key, text), '';
+  } catch (e) { /* blocked or full */ }
+  mem[key] = text;
+  return mem[key] || '';
 }
 const on = (target, name, f) => target.addEventListener(name, f, { passive: true });
 
@@ -86,14 +99,6 @@ function el(tag, attrs, text) {
   for (const k in attrs) e.setAttribute(k, attrs[k]);
   if (text) e.textContent = text;
   return e;
-}
-
-function check(field, value) {
-  if (!value) return field.required ? 'This field is required.' : '';
-  if (field.type == 'email' && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(value)) return 'Enter an email address like name@example.com.';
-  const digits = value.replace(/\D/g, '').length;
-  if (field.type == 'phone' && (digits < 7 || digits > 15)) return 'Enter a phone number with 7 to 15 digits.';
-  return '';
 }
 
 /** Draws `widget` (its configuration object; `variant` overrides texts and style) and answers
@@ -176,17 +181,15 @@ export function draw(widget, variant, settings, visitor, done) {
     if (submitted) return;
     const values = {};
     let bad = null;
+    /* The browser's own checks (required, email) in the visitor's language; the collector
+       checks everything again and its answer lands on the field too. */
     for (const f of fields) {
-      const value = root.getElementById('f-' + f.name).value.trim();
-      const input = fieldError(f.name, check(f, value));
-      if (input.hasAttribute('aria-invalid')) bad = bad || input;
-      if (value) values[f.name] = value;
+      const input = fieldError(f.name, root.getElementById('f-' + f.name).validationMessage);
+      if (input.value.trim()) values[f.name] = input.value.trim();
+      if (input.validationMessage) bad = bad || input;
     }
-    const box = root.getElementById('f-consent');
-    if (box) {
-      fieldError('consent', box.checked ? '' : 'Please tick the box to agree.');
-      if (!box.checked) bad = bad || box;
-    }
+    const box = fieldError('consent', (root.getElementById('f-consent') || {}).validationMessage || '');
+    if (box && !box.checked) bad = bad || box;
     status.textContent = '';
     if (bad) return bad.focus();
     try {

@@ -40,18 +40,17 @@ extern "C" {
     ) -> bool;
     /// What the rules need from the page: `[path, mobile, cartValue, segments]`; the cart
     /// value and segments are the page's own (`window.orbitaWidgetContext =
-    /// {cartValue: 84.5, segments: ["vip"]}`).
-    fn page() -> Array;
-    /// Calls `f` once the document is parsed (now, if it is).
+    /// {cartValue: 84.5, segments: ["vip"]}`) or else the visitor's profile's as fetched on an
+    /// earlier page (`GET /v1/visitor`, refreshed when a `visitor` ID is given).
+    fn page(settings: &JsValue, visitor: &JsValue, stored: bool) -> Array;
+    /// Calls `f` once the document is parsed (now, if it is); with `announce`, then marks that
+    /// the triggers are armed: the User Timing mark `orbita:forms` and the event
+    /// `orbita:ready` on the document.
     #[wasm_bindgen(js_name = onReady)]
-    fn on_ready(f: &Function);
-    /// Announces that the triggers are armed: the User Timing mark `orbita:forms` and the
-    /// event `orbita:ready` on the document.
-    fn ready();
-    /// The widget memory: from `localStorage` if `stored`, else from the page's memory.
-    fn recall(stored: bool) -> String;
-    /// Keeps the widget memory: in `localStorage` if `stored`, else in the page's memory.
-    fn keep(stored: bool, text: &str);
+    fn on_ready(f: &Function, announce: bool);
+    /// The widget memory, in `localStorage` if `stored`, else in the page's memory: read
+    /// (`text` undefined) or replaced.
+    fn store(stored: bool, text: &JsValue) -> String;
 }
 
 /// One widget of the configuration: its rules for the engine, the rest as configured.
@@ -144,14 +143,14 @@ impl Site {
 
     /// Re-reads the memory (another tab may have shown or closed a widget).
     fn reload(&mut self) {
-        let text = recall(self.stored());
+        let text = store(self.stored(), &JsValue::UNDEFINED);
         if !text.is_empty() {
             self.memory = Memory::decode(&text);
         }
     }
 
     fn save(&self) {
-        keep(self.stored(), &self.memory.encode());
+        store(self.stored(), &self.memory.encode().into());
     }
 
     fn track(&self, event: &str, id: &str, variant: &JsValue) {
@@ -201,7 +200,17 @@ pub fn forms(config: JsValue, orbita: JsValue, site: JsValue) {
     state.reload();
     let returning = state.memory.begin_page(Date::now());
     state.save();
-    let page = page();
+    // The profile is asked only when a widget targets a cart value or a segment.
+    let profile = state.widgets.iter().any(|w| {
+        let r = &w.rules;
+        r.segment.is_some() || r.cart_value_min.is_some() || r.cart_value_max.is_some()
+    });
+    let visitor = if profile {
+        tracker_call(&state.orbita, "anonymousId")
+    } else {
+        JsValue::UNDEFINED
+    };
+    let page = page(&state.config, &visitor, state.stored());
     state.visit = Visit {
         path: page.get(0).as_string().unwrap_or_default(),
         mobile: page.get(1).is_truthy(),
@@ -226,13 +235,13 @@ pub fn forms(config: JsValue, orbita: JsValue, site: JsValue) {
             *s = Some(state);
         }
     });
-    when_ready(move || {
+    let start = move || {
         for (id, rules) in armed {
             let fire = Closure::once_into_js(move || fire(&id, false));
             arm(&rules, fire.unchecked_ref());
         }
-        ready();
-    });
+    };
+    on_ready(Closure::once_into_js(start).unchecked_ref(), true);
 }
 
 /// Shows a widget now, because the page asked (`orbita('showWidget', id)`): the trigger and
@@ -240,11 +249,10 @@ pub fn forms(config: JsValue, orbita: JsValue, site: JsValue) {
 #[wasm_bindgen]
 pub fn show(id: JsValue) {
     let id = id.as_string().unwrap_or_default();
-    when_ready(move || fire(&id, true));
-}
-
-fn when_ready(f: impl FnOnce() + 'static) {
-    on_ready(Closure::once_into_js(f).unchecked_ref());
+    on_ready(
+        Closure::once_into_js(move || fire(&id, true)).unchecked_ref(),
+        false,
+    );
 }
 
 /// A trigger fired (or the page asked): shows the widget if the rules allow it.
@@ -334,4 +342,62 @@ fn done(id: &str, what: &str, variant: &JsValue) {
         }
         site.save();
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use protocol::site_config::{fields as f, subscribe as sub};
+
+    /// Whether `needle` occurs in `js` as a whole name (not followed by more of a name).
+    fn has(js: &str, needle: &str) -> bool {
+        let open_ended = needle.ends_with(|c: char| c.is_ascii_alphanumeric());
+        js.match_indices(needle).any(|(at, _)| {
+            !open_ended
+                || js[at + needle.len()..]
+                    .chars()
+                    .next()
+                    .is_none_or(|c| !c.is_ascii_alphanumeric())
+        })
+    }
+
+    /// `js/forms.js` reads the configuration and writes the submission by the names `protocol`
+    /// defines; renaming one there must fail here until the drawing module follows.
+    #[test]
+    fn the_drawing_module_uses_the_protocols_names() {
+        let js = &include_str!("../js/forms.js");
+        let js = |needle: String| has(js, &needle);
+        let read = [
+            f::TEXTS,
+            f::STYLE,
+            f::POSITION,
+            f::KIND,
+            f::ID,
+            f::FIELDS,
+            f::NAME,
+            f::TYPE,
+            f::REQUIRED,
+            f::LABEL,
+            f::TRIGGER,
+            f::TRIGGER_VALUE,
+        ];
+        for name in read {
+            assert!(js(format!(".{name}")), "forms.js reads `{name}`");
+        }
+        for text in [
+            f::TITLE,
+            f::BODY,
+            f::BUTTON,
+            f::SUCCESS,
+            f::CONSENT,
+            f::CLOSE,
+        ] {
+            assert!(js(format!("t('{text}'")), "forms.js shows `{text}`");
+        }
+        for key in [sub::WRITE_KEY, sub::WIDGET_ID, sub::FIELDS, sub::CONSENT] {
+            assert!(js(format!("{key}: ")), "forms.js sends `{key}`");
+        }
+        for key in [sub::VARIANT, sub::ANONYMOUS_ID] {
+            assert!(js(format!("body.{key} = ")), "forms.js sends `{key}`");
+        }
+    }
 }

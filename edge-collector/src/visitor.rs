@@ -1,0 +1,85 @@
+//! `GET /v1/visitor?writeKey=...&anonymousId=...`: what a visitor's profile says for the widgets'
+//! targeting: the segments of `engine::segments` and the open cart's value, from the profile
+//! summary. Browsers send their own anonymous ID (only with consent to tracking); the answer
+//! names segments and a cart total, nothing that identifies anyone.
+
+use engine::identity::{IdKind, Identifier};
+use engine::profile::{summarize, ProfileEvent};
+use protocol::site_config::{subscribe as sub, visitor as names};
+use serde::Deserialize;
+use serde_json::json;
+use worker::{Date, Env, Request, Response, Result};
+
+use crate::{auth, reply};
+
+/// The visitor's current profile (merges followed), then its latest events.
+const EVENTS: &str = "WITH RECURSIVE chain(id, hops) AS ( \
+      SELECT profile_id, 0 FROM identities WHERE site_id = ?1 AND kind = 'anonymous' AND value = ?2 \
+      UNION ALL SELECT p.merged_into, c.hops + 1 FROM chain c JOIN profiles p \
+        ON p.site_id = ?1 AND p.profile_id = c.id WHERE p.merged_into IS NOT NULL AND c.hops < 16), \
+    head AS (SELECT id FROM chain ORDER BY hops DESC LIMIT 1) \
+  SELECT raw, type, event, event_time_ms FROM events WHERE site_id = ?1 AND profile_id IN ( \
+    SELECT profile_id FROM profiles WHERE site_id = ?1 \
+      AND (profile_id IN (SELECT id FROM head) OR merged_into IN (SELECT id FROM head))) \
+  ORDER BY event_time_ms DESC LIMIT 1000";
+
+#[derive(Deserialize)]
+struct EventRow {
+    raw: String,
+    #[serde(rename = "type")]
+    kind: String,
+    event: Option<String>,
+    event_time_ms: f64,
+}
+
+/// Handles the request.
+pub async fn serve(req: Request, env: &Env) -> Result<Response> {
+    let url = req.url()?;
+    let query = |name: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    let site = match auth::writer(&req, env, query(sub::WRITE_KEY).as_deref())? {
+        Ok(site) => site,
+        Err(refusal) => return Ok(refusal),
+    };
+    let Some(visitor) = query(sub::ANONYMOUS_ID)
+        .filter(|a| a.len() <= 64)
+        .and_then(|a| Identifier::new(IdKind::Anonymous, &a))
+    else {
+        return reply::error(
+            400,
+            "invalid_anonymous_id",
+            "send the visitor's `anonymousId`",
+        );
+    };
+    let rows: Vec<EventRow> = env
+        .d1("DB")?
+        .prepare(EVENTS)
+        .bind(&[site.id.as_str().into(), visitor.value.as_str().into()])?
+        .all()
+        .await?
+        .results()?;
+    let mut events: Vec<ProfileEvent> = rows
+        .into_iter()
+        .filter_map(|r| {
+            Some(ProfileEvent {
+                raw: serde_json::from_str(&r.raw).ok()?,
+                kind: r.kind,
+                name: r.event,
+                time_ms: r.event_time_ms as i64,
+            })
+        })
+        .collect();
+    events.reverse();
+    let summary = summarize(&events, Date::now().as_millis() as i64);
+    let cart = (!summary.cart.lines.is_empty()).then_some(summary.cart.value);
+    reply::json(
+        200,
+        &json!({
+            names::SEGMENTS: engine::segments::of(&summary),
+            names::CART_VALUE: cart,
+        }),
+    )
+}
