@@ -8,7 +8,7 @@
 
 use engine::catalogue::Product;
 use engine::recommend_placement::{default_placement, serve as serve_block, Placement};
-use engine::recommenders::{Context, DailyInteraction, Relation, Shop, Visitor};
+use engine::recommenders::{Context, DailyInteraction, Relation, Shop, UpdateProperties, Visitor};
 use protocol::ids::{cookie_value, VISITOR_COOKIE, VISITOR_COOKIE_SERVER_COPY};
 use protocol::recommendation::{self as reco, RecommendationBlock, RecommendedItem};
 use serde::Deserialize;
@@ -356,7 +356,8 @@ pub async fn serve(req: Request, env: &Env) -> Result<Response> {
         let mut events: Vec<EventRow> = events.results()?;
         events.sort_by(|a, b| a.event_time_ms.total_cmp(&b.event_time_ms));
         for e in &events {
-            let properties: serde_json::Value = e
+            // Only what profiles read is parsed, borrowed from the text.
+            let properties: UpdateProperties = e
                 .properties
                 .as_deref()
                 .and_then(|p| serde_json::from_str(p).ok())
