@@ -35,10 +35,13 @@ const LOAD_CATALOGUE: &str = "SELECT id, title, price, old_price, currency, cate
 /// category), or all of them for a placement whose `filters.inStock` is off.
 const LOAD_SOLD_OUT: &str = "SELECT id, title, price, old_price, currency, category, available, \
     image, url, brand, attributes, COALESCE(added_at_ms, updated_at_ms) AS added_at_ms \
-    FROM products WHERE site_id = ?1 AND available = 0 AND (id = ?2 \
-      OR NOT COALESCE((SELECT json_extract(config, '$.filters.inStock') FROM placements \
-                       WHERE site_id = ?1 AND name = ?3), 1)) \
-    ORDER BY feed_position";
+    FROM products WHERE site_id = ?1 AND id = ?2 AND available = 0 \
+  UNION ALL \
+  SELECT id, title, price, old_price, currency, category, available, \
+    image, url, brand, attributes, COALESCE(added_at_ms, updated_at_ms) AS added_at_ms \
+    FROM products WHERE site_id = ?1 AND available = 0 AND id != ?2 \
+      AND NOT COALESCE((SELECT json_extract(config, '$.filters.inStock') FROM placements \
+                        WHERE site_id = ?1 AND name = ?3), 1)";
 
 /// Distinct visitors per product, kind of interaction and day, leaving out events flagged as
 /// bots. Product IDs may be sent as numbers, hence the casts.
