@@ -27,6 +27,9 @@ CREATE TABLE placements (
   PRIMARY KEY (site_id, name)
 ) WITHOUT ROWID;
 
+-- Recommendations read the available products (a retired feed can leave many sold-out rows).
+CREATE INDEX products_available ON products (site_id, available, feed_position);
+
 -- When a product first entered the catalogue (new arrivals). Set once, by the trigger, when
 -- the feed import inserts the row; later upserts of the same product leave it.
 ALTER TABLE products ADD COLUMN added_at_ms INTEGER;

@@ -8,7 +8,7 @@
 
 use engine::catalogue::Product;
 use engine::recommend_placement::{default_placement, serve as serve_block, Placement};
-use engine::recommenders::{Context, DailyInteraction, Relation, Shop, Visitor};
+use engine::recommenders::{Context, DailyInteraction, Relation, Shop, UpdateProperties, Visitor};
 use protocol::ids::{cookie_value, VISITOR_COOKIE, VISITOR_COOKIE_SERVER_COPY};
 use protocol::recommendation::{self as reco, RecommendationBlock, RecommendedItem};
 use serde::Deserialize;
@@ -35,10 +35,13 @@ const LOAD_CATALOGUE: &str = "SELECT id, title, price, old_price, currency, cate
 /// category), or all of them for a placement whose `filters.inStock` is off.
 const LOAD_SOLD_OUT: &str = "SELECT id, title, price, old_price, currency, category, available, \
     image, url, brand, attributes, COALESCE(added_at_ms, updated_at_ms) AS added_at_ms \
-    FROM products WHERE site_id = ?1 AND available = 0 AND (id = ?2 \
-      OR NOT COALESCE((SELECT json_extract(config, '$.filters.inStock') FROM placements \
-                       WHERE site_id = ?1 AND name = ?3), 1)) \
-    ORDER BY feed_position";
+    FROM products WHERE site_id = ?1 AND id = ?2 AND available = 0 \
+  UNION ALL \
+  SELECT id, title, price, old_price, currency, category, available, \
+    image, url, brand, attributes, COALESCE(added_at_ms, updated_at_ms) AS added_at_ms \
+    FROM products WHERE site_id = ?1 AND available = 0 AND id != ?2 \
+      AND NOT COALESCE((SELECT json_extract(config, '$.filters.inStock') FROM placements \
+                        WHERE site_id = ?1 AND name = ?3), 1)";
 
 /// Distinct visitors per product, kind of interaction and day, leaving out events flagged as
 /// bots. Product IDs may be sent as numbers, hence the casts.
@@ -356,7 +359,8 @@ pub async fn serve(req: Request, env: &Env) -> Result<Response> {
         let mut events: Vec<EventRow> = events.results()?;
         events.sort_by(|a, b| a.event_time_ms.total_cmp(&b.event_time_ms));
         for e in &events {
-            let properties: serde_json::Value = e
+            // Only what profiles read is parsed, borrowed from the text.
+            let properties: UpdateProperties = e
                 .properties
                 .as_deref()
                 .and_then(|p| serde_json::from_str(p).ok())

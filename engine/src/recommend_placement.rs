@@ -489,6 +489,7 @@ mod tests {
     use super::*;
     use crate::catalogue::Product;
     use crate::recommend::InteractionKind;
+    use crate::recommenders::tests::props;
     use crate::recommenders::{DailyInteraction, Relation, DAY_MS};
     use serde_json::json;
 
@@ -558,13 +559,13 @@ mod tests {
         v.observe(
             &shop,
             "Order Completed",
-            &json!({"products": [{"product_id": "b"}]}),
+            &props(json!({"products": [{"product_id": "b"}]})),
             1,
         );
         v.observe(
             &shop,
             "Cart Updated",
-            &json!({"products": [{"product_id": "c"}]}),
+            &props(json!({"products": [{"product_id": "c"}]})),
             2,
         );
         let ctx = Context {

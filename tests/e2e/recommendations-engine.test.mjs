@@ -143,6 +143,14 @@ test('filters: bought and carted products are never re-shown, sold-out ones neve
   await putPlacement('e2e-filters', { chain: [{ recommender: 'bestsellers' }], filters: { excludePurchased: false, excludeCart: false } });
   const unfiltered = await reco({ placement: 'e2e-filters', limit: 24, anonymousId: buyer });
   assert.ok(ids(unfiltered).includes('LL-1054') && ids(unfiltered).includes('LL-1053'));
+  // inStock off: the sold-out bestseller LL-1041 may be shown.
+  await putPlacement('e2e-filters', { chain: [{ recommender: 'bestsellers' }], filters: { inStock: false } });
+  assert.ok(ids(await reco({ placement: 'e2e-filters', limit: 24 })).includes('LL-1041'));
+  // The page of a sold-out product still gets its similar products (its category), never itself.
+  const page = await reco({ placement: 'product', product: 'LL-1016', limit: 6 });
+  assert.equal(page.items[0].recommender, 'similar', JSON.stringify(page.items));
+  assert.match(page.items[0].reason, /Glass Cold Brew Bottle/, 'named after the sold-out product');
+  assert.ok(!ids(page).includes('LL-1016') && !ids(page).includes('LL-1041'));
 });
 
 test('placements configured over the admin endpoint change the answer; bad ones get typed 400s', async () => {
