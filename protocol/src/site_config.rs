@@ -71,6 +71,8 @@ pub mod fields {
     pub const CONSENT: &str = "consent";
     /// Texts: accessible name of the close button.
     pub const CLOSE: &str = "close";
+    /// Texts: the web-push prompt's "not now" button.
+    pub const LATER: &str = "later";
     /// Rules: `immediate`, `delay`, `scroll`, `pages`, `idle`, `exit` or `js`.
     pub const TRIGGER: &str = "trigger";
     /// Rules: the trigger's number (seconds for delay/idle, percent for scroll, pages for pages).
@@ -489,13 +491,14 @@ mod typed {
         }
     }
 
-    const TEXT_KEYS: [&str; 6] = [
+    const TEXT_KEYS: [&str; 7] = [
         f::TITLE,
         f::BODY,
         f::BUTTON,
         f::SUCCESS,
         f::CONSENT,
         f::CLOSE,
+        f::LATER,
     ];
 
     fn texts(map: &Map<String, Value>, path: &str) -> Res<BTreeMap<String, String>> {
@@ -573,7 +576,9 @@ mod typed {
         Ok(out)
     }
 
-    fn rules(map: &Map<String, Value>, path: &str) -> Res<Rules> {
+    /// A widget's rules; `push` widgets (the web-push prompt) default to the second page of a
+    /// visit instead of showing at once.
+    fn rules(map: &Map<String, Value>, path: &str, push: bool) -> Res<Rules> {
         let path = join(path, f::RULES);
         let empty = Map::new();
         let rules = match present(map, f::RULES) {
@@ -598,14 +603,16 @@ mod typed {
                 f::ONCE_PER_SESSION,
             ],
         )?;
-        let trigger =
-            one_of(rules, f::TRIGGER, &path, &TRIGGERS)?.unwrap_or_else(|| "immediate".into());
+        let given = one_of(rules, f::TRIGGER, &path, &TRIGGERS)?;
+        let default_pages = push && given.is_none();
+        let trigger = given.unwrap_or_else(|| if push { "pages" } else { "immediate" }.into());
         let max = match trigger.as_str() {
             "scroll" => 100,
             "pages" => 1000,
             _ => 86_400,
         };
-        let trigger_value = uint(rules, f::TRIGGER_VALUE, &path, max)?.unwrap_or(0);
+        let trigger_value =
+            uint(rules, f::TRIGGER_VALUE, &path, max)?.unwrap_or(if default_pages { 2 } else { 0 });
         if matches!(trigger.as_str(), "scroll" | "pages") && trigger_value == 0 {
             return bad(
                 &join(&path, f::TRIGGER_VALUE),
@@ -765,7 +772,7 @@ mod typed {
             kind,
             position,
             double_opt_in: boolean(map, f::DOUBLE_OPT_IN, path)?,
-            rules: rules(map, path)?,
+            rules: rules(map, path, kind == WidgetKind::Push)?,
             texts: texts(map, path)?,
             fields,
             style: style(map, path)?,
@@ -867,6 +874,29 @@ mod tests {
         assert_eq!(json["widgets"][1]["kind"], "bar");
     }
 
+    #[test]
+    fn the_push_prompt_defaults_to_the_second_page() {
+        let config = SiteConfig::from_json(
+            r#"{"push":{"enabled":true},"widgets":[{"id":"p","kind":"push"},
+                {"id":"q","kind":"push","rules":{"trigger":"delay","triggerValue":9}},
+                {"id":"f","kind":"floating","fields":[{"name":"email","type":"email","label":"Email"}]}]}"#,
+        )
+        .unwrap();
+        let rules = |i: usize| &config.widgets[i].rules;
+        assert_eq!(
+            (rules(0).trigger.as_str(), rules(0).trigger_value),
+            ("pages", 2)
+        );
+        assert_eq!(
+            (rules(1).trigger.as_str(), rules(1).trigger_value),
+            ("delay", 9)
+        );
+        assert_eq!(
+            (rules(2).trigger.as_str(), rules(2).trigger_value),
+            ("immediate", 0)
+        );
+    }
+
     fn error(text: &str) -> ConfigError {
         SiteConfig::from_json(text).unwrap_err()
     }
@@ -918,6 +948,7 @@ mod tests {
     fn the_demo_shops_configuration_is_valid() {
         let config =
             SiteConfig::from_json(include_str!("../../demo-site/site-config.json")).unwrap();
-        assert_eq!(config.widgets.len(), 3);
+        assert_eq!(config.widgets.len(), 4);
+        assert!(config.push.enabled);
     }
 }

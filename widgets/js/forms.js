@@ -24,6 +24,7 @@ const STYLE = ':host{all:initial;display:block}'
   + '.c{display:flex;gap:8px;align-items:flex-start;margin-top:12px}.c label{font-weight:400;margin:0}.c input{width:20px;height:20px;margin:2px 0 0;flex:none}'
   + '.submit{margin-top:14px;background:var(--orbita-accent,#2f5d50);color:var(--orbita-accent-text,#fff);border:0;border-radius:6px;padding:10px 18px;min-height:40px;font:inherit;font-weight:600;cursor:pointer}'
   + '.x{position:absolute;top:8px;right:8px;width:32px;height:32px;border:0;border-radius:6px;background:transparent;color:inherit;font-size:22px;line-height:1;cursor:pointer}'
+  + '.later{margin:14px 0 0 8px;background:transparent;color:inherit;border:1px solid currentColor;border-radius:6px;padding:9px 16px;min-height:40px;font:inherit;cursor:pointer}'
   + ':focus-visible{outline:3px solid var(--orbita-focus,#1a5fd0);outline-offset:2px}'
   + '[hidden]{display:none!important}';
 
@@ -118,7 +119,10 @@ export function draw(widget, variant, settings, visitor, done) {
   for (const style of [widget.style, variant && variant.style]) {
     for (const k in style || {}) if (k.startsWith('--orbita-')) host.style.setProperty(k, style[k]);
   }
-  const frame = el(modal ? 'dialog' : 'section', { class: 'w ' + kind + ' ' + (widget.position || ''), 'aria-labelledby': 't' });
+  /* The web-push soft prompt is a floating box whose "allow" asks the browser (from this click). */
+  const push = kind == 'push';
+  const frame = el(modal ? 'dialog' : 'section', { class: 'w ' + (push ? 'floating' : kind) + ' '
+    + (widget.position || (push ? 'bottom-right' : '')), 'aria-labelledby': 't' });
   const head = frame.appendChild(el('div', { class: 'head' }));
   head.appendChild(el('h2', { id: 't' }, t('title', 'Stay in touch')));
   if (t('body')) { head.appendChild(el('p', { id: 'd' }, t('body'))); frame.setAttribute('aria-describedby', 'd'); }
@@ -140,7 +144,8 @@ export function draw(widget, variant, settings, visitor, done) {
     box.appendChild(el('label', { for: 'f-consent' }, consent));
     form.appendChild(el('p', { id: 'e-consent', class: 'err' }));
   }
-  form.appendChild(el('button', { type: 'submit', class: 'submit' }, t('button', 'Subscribe')));
+  form.appendChild(el('button', { type: 'submit', class: 'submit' }, t('button', push ? 'Allow notifications' : 'Subscribe')));
+  if (push) form.appendChild(el('button', { type: 'button', class: 'later' }, t('later', 'Not now'))).onclick = () => finish();
   const status = frame.appendChild(el('p', { role: 'status', class: 'done' }));
   let close;
   if (kind != 'embedded') close = frame.appendChild(el('button', { type: 'button', class: 'x', 'aria-label': t('close', 'Close') }, '×'));
@@ -179,6 +184,7 @@ export function draw(widget, variant, settings, visitor, done) {
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     if (submitted) return;
+    if (push) { submitted = true; done('allow', vname); emit('submit'); return finish(); }
     const values = {};
     let bad = null;
     /* The browser's own checks (required, email) in the visitor's language; the collector

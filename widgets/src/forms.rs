@@ -71,6 +71,8 @@ struct Site {
     visit: Visit,
     /// An overlay is on screen: only one at a time.
     open: bool,
+    /// The VAPID public key of the site's web push (`push.vapidPublicKey`), if push is on.
+    vapid_public_key: Option<String>,
 }
 
 thread_local! {
@@ -103,12 +105,17 @@ fn strings(value: &JsValue, key: &str) -> Vec<String> {
         .collect()
 }
 
-fn parse_rules(r: &JsValue) -> Rules {
+/// A widget's rules. The web-push prompt shows by default from the second page of a visit and
+/// backs off 3, then 7, then 30 days after each "not now".
+fn parse_rules(r: &JsValue, push: bool) -> Rules {
+    let trigger = get_text(r, f::TRIGGER);
     Rules {
-        trigger: Trigger::parse(
-            &get_text(r, f::TRIGGER),
-            get_u32(r, f::TRIGGER_VALUE).unwrap_or(0),
-        ),
+        trigger: if push && trigger.is_empty() {
+            Trigger::Pages(2)
+        } else {
+            Trigger::parse(&trigger, get_u32(r, f::TRIGGER_VALUE).unwrap_or(0))
+        },
+        progressive_backoff: push,
         url_include: strings(r, f::URL_INCLUDE),
         url_exclude: strings(r, f::URL_EXCLUDE),
         device: get_text(r, f::DEVICE),
@@ -172,20 +179,38 @@ impl Site {
     }
 }
 
+/// Whether this browser can subscribe to web push at all.
+fn push_api() -> bool {
+    let global = js_sys::global();
+    ["PushManager", "Notification"]
+        .iter()
+        .all(|name| !get(&global, name).is_undefined())
+}
+
 /// Starts the widgets of the site configuration on this page. `config` is the tracker's
 /// settings (`endpoint`, `writeKey`), `orbita` the tracker's global function, `site` the
 /// answer of `GET /v1/site-config`.
 #[wasm_bindgen]
 pub fn forms(config: JsValue, orbita: JsValue, site: JsValue) {
+    let push = get(&site, f::PUSH);
+    let vapid_public_key = get(&push, f::VAPID_PUBLIC_KEY)
+        .as_string()
+        .filter(|_| get(&push, f::ENABLED).as_bool() == Some(true));
     let widgets: Vec<Widget> = list(&site, f::WIDGETS)
         .iter()
-        .map(|w| Widget {
-            id: get_text(&w, f::ID),
-            kind: get_text(&w, f::KIND),
-            rules: parse_rules(&get(&w, f::RULES)),
-            config: w,
+        .map(|w| {
+            let kind = get_text(&w, f::KIND);
+            Widget {
+                id: get_text(&w, f::ID),
+                rules: parse_rules(&get(&w, f::RULES), kind == "push"),
+                kind,
+                config: w,
+            }
         })
-        .filter(|w| w.kind != "push" && !w.id.is_empty())
+        // The push prompt only where push is configured and the browser has the Push API.
+        .filter(|w| {
+            !w.id.is_empty() && (w.kind != "push" || (vapid_public_key.is_some() && push_api()))
+        })
         .collect();
     let mut state = Site {
         config,
@@ -196,6 +221,7 @@ pub fn forms(config: JsValue, orbita: JsValue, site: JsValue) {
         memory: Memory::default(),
         visit: Visit::default(),
         open: false,
+        vapid_public_key,
     };
     state.reload();
     let returning = state.memory.begin_page(Date::now());
@@ -332,8 +358,35 @@ fn done(id: &str, what: &str, variant: &JsValue) {
                 site.track(ab::WIDGET_SUBMITTED, id, variant);
             }
             "close" => {
-                site.memory.update(id, |s| s.closed = now);
+                site.memory.update(id, |s| {
+                    s.closed = now;
+                    s.dismissals += 1;
+                });
                 site.track(ab::WIDGET_CLOSED, id, variant);
+            }
+            "allow" => {
+                // The soft prompt's "allow": the browser's own prompt, from this click.
+                let Some(key) = site.vapid_public_key.clone() else {
+                    return;
+                };
+                let endpoint = get_text(&site.config, "endpoint");
+                let write_key = get_text(&site.config, "writeKey");
+                let orbita = site.orbita.clone();
+                let (id, variant) = (id.to_string(), variant.clone());
+                wasm_bindgen_futures::spawn_local(async move {
+                    let outcome =
+                        crate::push::subscribe(&endpoint, &write_key, &key, orbita.as_ref()).await;
+                    // Subscribed: never again; anything else counts as a "not now".
+                    done(
+                        &id,
+                        if outcome == crate::push::Outcome::Subscribed {
+                            "submit"
+                        } else {
+                            "close"
+                        },
+                        &variant,
+                    );
+                });
             }
             _ => {}
         }
@@ -390,6 +443,7 @@ mod tests {
             f::SUCCESS,
             f::CONSENT,
             f::CLOSE,
+            f::LATER,
         ] {
             assert!(js(format!("t('{text}'")), "forms.js shows `{text}`");
         }

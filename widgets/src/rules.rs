@@ -67,6 +67,9 @@ pub struct Rules {
     pub after_submit_days: Option<u32>,
     /// At most once per session.
     pub once_per_session: bool,
+    /// After closes, wait 3, then 7, then 30 days (the web-push prompt's back-off,
+    /// [`crate::push::Backoff`]) instead of `after_close_days`.
+    pub progressive_backoff: bool,
 }
 
 impl Default for Rules {
@@ -83,6 +86,7 @@ impl Default for Rules {
             after_close_days: protocol::site_config::DEFAULT_AFTER_CLOSE_DAYS,
             after_submit_days: None,
             once_per_session: false,
+            progressive_backoff: false,
         }
     }
 }
@@ -147,6 +151,8 @@ pub struct Seen {
     pub submitted: f64,
     /// Start of the session it was last shown in.
     pub shown_session: f64,
+    /// How many times it was closed without a submission.
+    pub dismissals: u32,
 }
 
 /// What the visitor's browser remembers about widgets.
@@ -224,7 +230,17 @@ impl Memory {
                 Some(_) => {}
             }
         }
-        if seen.closed > 0.0 && now - seen.closed < f64::from(rules.after_close_days) * DAY_MS {
+        if rules.progressive_backoff {
+            let backoff = crate::push::Backoff {
+                dismissals: seen.dismissals,
+                last_dismissed_ms: seen.closed,
+            };
+            if !backoff.may_prompt(now) {
+                return false;
+            }
+        } else if seen.closed > 0.0
+            && now - seen.closed < f64::from(rules.after_close_days) * DAY_MS
+        {
             return false;
         }
         !(rules.once_per_session && seen.shown_session == self.session_start)
@@ -241,7 +257,7 @@ impl Memory {
     }
 
     /// Encodes the memory as one line of text: five numbers, then `id,closed,submitted,session`
-    /// per widget, separated by `|`. (Widget IDs are `[A-Za-z0-9_-]`, so never contain these.)
+    /// per widget (`id,closed,submitted,session,dismissals`), separated by `|`. (Widget IDs are `[A-Za-z0-9_-]`, so never contain these.)
     pub fn encode(&self) -> String {
         let mut out = String::from("1");
         for n in [
@@ -257,7 +273,12 @@ impl Memory {
         for s in &self.widgets {
             out.push('|');
             out.push_str(&s.id);
-            for n in [s.closed, s.submitted, s.shown_session] {
+            for n in [
+                s.closed,
+                s.submitted,
+                s.shown_session,
+                f64::from(s.dismissals),
+            ] {
                 out.push(',');
                 push_number(&mut out, n);
             }
@@ -303,6 +324,8 @@ impl Memory {
                 closed: next()?,
                 submitted: next()?,
                 shown_session: next()?,
+                // Absent in memories written before dismissals were counted.
+                dismissals: next().unwrap_or(0.0) as u32,
             });
         }
         Some(memory)
@@ -493,13 +516,40 @@ mod tests {
     }
 
     #[test]
+    fn the_push_prompt_backs_off_3_then_7_then_30_days() {
+        let mut r = rules();
+        r.progressive_backoff = true;
+        r.after_close_days = 1; // ignored: the back-off decides
+        let mut m = Memory::default();
+        let t0 = 1_700_000_000_000.0;
+        let mut now = t0;
+        for wait in [3.0, 7.0, 30.0, 30.0] {
+            m.update("push", |s| {
+                s.closed = now;
+                s.dismissals += 1;
+            });
+            assert!(
+                !m.allows("push", &r, now + wait * DAY_MS - 1.0, 0, true),
+                "{wait}"
+            );
+            assert!(m.allows("push", &r, now + wait * DAY_MS, 0, true), "{wait}");
+            now += wait * DAY_MS;
+        }
+    }
+
+    #[test]
     fn memory_round_trips_through_text() {
         let mut m = Memory::default();
         m.begin_page(1_700_000_000_123.0);
         m.shown("welcome-1", 1_700_000_000_500.0, true);
         m.update("bar_2", |s| s.closed = 1_700_000_100_000.0);
+        m.update("push", |s| s.dismissals = 2);
         let text = m.encode();
         assert_eq!(Memory::decode(&text), m);
+        // A memory written before dismissals were counted still reads.
+        let old = Memory::decode("1 1 1 1 1 0|a,5,0,1");
+        assert_eq!(old.widgets[0].closed, 5.0);
+        assert_eq!(old.widgets[0].dismissals, 0);
         assert_eq!(Memory::decode("garbage"), Memory::default());
         assert_eq!(Memory::decode("1 1 2"), Memory::default());
     }
