@@ -6,10 +6,13 @@
 //! shop's CSS and ours never clash. Every string from the feed is set as text, never as HTML,
 //! and links and images are limited to http(s) URLs.
 
-/// The allocator: talc, much smaller than the standard library's dlmalloc (as in the tracker).
+/// The allocator: lol_alloc's free list, much smaller than the standard library's dlmalloc (as
+/// in the tracker).
 #[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
 #[global_allocator]
-static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
+    // SAFETY: the widgets run on the page's one thread (no wasm threads: the cfg above).
+    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
 
 mod cards;
 mod forms;
