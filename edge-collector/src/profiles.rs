@@ -46,13 +46,28 @@ struct IdRow {
     profile_id: String,
 }
 
+/// A stored event as the profile summary reads it (`SELECT raw, type, event, event_time_ms`).
 #[derive(Deserialize)]
-struct EventRow {
+pub struct EventRow {
     raw: String,
     #[serde(rename = "type")]
     kind: String,
     event: Option<String>,
     event_time_ms: f64,
+}
+
+/// The rows as the engine's profile events (rows whose JSON does not parse are left out).
+pub fn profile_events(rows: Vec<EventRow>) -> Vec<ProfileEvent> {
+    rows.into_iter()
+        .filter_map(|r| {
+            Some(ProfileEvent {
+                raw: serde_json::from_str(&r.raw).ok()?,
+                kind: r.kind,
+                name: r.event,
+                time_ms: r.event_time_ms as i64,
+            })
+        })
+        .collect()
 }
 
 /// Handles `/v1/profiles...` (admin key).
@@ -153,17 +168,7 @@ async fn export(db: &D1Database, site: &str, profile: &ProfileRow) -> Result<Res
     ];
     let sql = format!("SELECT raw, type, event, event_time_ms FROM events WHERE {EVENTS_WHERE} ORDER BY event_time_ms LIMIT {MAX_EXPORT_EVENTS}");
     let rows: Vec<EventRow> = db.prepare(sql).bind(&params)?.all().await?.results()?;
-    let stored: Vec<ProfileEvent> = rows
-        .into_iter()
-        .filter_map(|r| {
-            Some(ProfileEvent {
-                raw: serde_json::from_str(&r.raw).ok()?,
-                kind: r.kind,
-                name: r.event,
-                time_ms: r.event_time_ms as i64,
-            })
-        })
-        .collect();
+    let stored = profile_events(rows);
     let summary = summarize(&stored, Date::now().as_millis() as i64);
     let events: Vec<&Value> = stored.iter().map(|e| &e.raw).collect();
     let merged: Vec<IdRow> = db

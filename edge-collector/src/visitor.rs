@@ -4,12 +4,12 @@
 //! names segments and a cart total, nothing that identifies anyone.
 
 use engine::identity::{IdKind, Identifier};
-use engine::profile::{summarize, ProfileEvent};
+use engine::profile::summarize;
 use protocol::site_config::{subscribe as sub, visitor as names};
-use serde::Deserialize;
 use serde_json::json;
 use worker::{Date, Env, Request, Response, Result};
 
+use crate::profiles::{profile_events, EventRow};
 use crate::{auth, reply};
 
 /// The visitor's current profile (merges followed), then its latest events.
@@ -22,15 +22,6 @@ const EVENTS: &str = "WITH RECURSIVE chain(id, hops) AS ( \
     SELECT profile_id FROM profiles WHERE site_id = ?1 \
       AND (profile_id IN (SELECT id FROM head) OR merged_into IN (SELECT id FROM head))) \
   ORDER BY event_time_ms DESC LIMIT 1000";
-
-#[derive(Deserialize)]
-struct EventRow {
-    raw: String,
-    #[serde(rename = "type")]
-    kind: String,
-    event: Option<String>,
-    event_time_ms: f64,
-}
 
 /// Handles the request.
 pub async fn serve(req: Request, env: &Env) -> Result<Response> {
@@ -61,17 +52,7 @@ pub async fn serve(req: Request, env: &Env) -> Result<Response> {
         .all()
         .await?
         .results()?;
-    let mut events: Vec<ProfileEvent> = rows
-        .into_iter()
-        .filter_map(|r| {
-            Some(ProfileEvent {
-                raw: serde_json::from_str(&r.raw).ok()?,
-                kind: r.kind,
-                name: r.event,
-                time_ms: r.event_time_ms as i64,
-            })
-        })
-        .collect();
+    let mut events = profile_events(rows);
     events.reverse();
     let summary = summarize(&events, Date::now().as_millis() as i64);
     let cart = (!summary.cart.lines.is_empty()).then_some(summary.cart.value);

@@ -154,20 +154,8 @@ impl Subscription {
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-/// Base64url without padding (RFC 4648 §5), as Web Push uses everywhere.
-pub fn base64url_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
-        for i in 0..=chunk.len() {
-            out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
-        }
-    }
-    out
-}
+/// Base64url without padding (RFC 4648 §5), as Web Push uses everywhere (the click tokens' encoder).
+pub use crate::auth::encode_base64url as base64url_encode;
 
 /// Decodes base64url; trailing `=` padding is accepted, anything else outside the alphabet
 /// (including standard base64's `+` and `/`) is not. `None` for invalid input.
