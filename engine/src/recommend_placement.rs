@@ -489,25 +489,9 @@ mod tests {
     use super::*;
     use crate::catalogue::Product;
     use crate::recommend::InteractionKind;
-    use crate::recommenders::tests::props;
+    use crate::recommenders::tests::{product, props};
     use crate::recommenders::{DailyInteraction, Relation, DAY_MS};
     use serde_json::json;
-
-    fn product(id: &str, category: &str, price: f64) -> Product {
-        Product {
-            id: id.into(),
-            title: format!("T{id}"),
-            price,
-            old_price: None,
-            currency: "EUR".into(),
-            category: category.into(),
-            available: true,
-            image: String::new(),
-            url: String::new(),
-            brand: None,
-            attributes: Default::default(),
-        }
-    }
 
     const NOW: i64 = 10 * DAY_MS;
 

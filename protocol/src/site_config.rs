@@ -73,6 +73,8 @@ pub mod fields {
     pub const CLOSE: &str = "close";
     /// Texts: the web-push prompt's "not now" button.
     pub const LATER: &str = "later";
+    /// Every key a widget's `texts` may have.
+    pub const TEXT_KEYS: [&str; 7] = [TITLE, BODY, BUTTON, SUCCESS, CONSENT, CLOSE, LATER];
     /// Rules: `immediate`, `delay`, `scroll`, `pages`, `idle`, `exit` or `js`.
     pub const TRIGGER: &str = "trigger";
     /// Rules: the trigger's number (seconds for delay/idle, percent for scroll, pages for pages).
@@ -491,25 +493,15 @@ mod typed {
         }
     }
 
-    const TEXT_KEYS: [&str; 7] = [
-        f::TITLE,
-        f::BODY,
-        f::BUTTON,
-        f::SUCCESS,
-        f::CONSENT,
-        f::CLOSE,
-        f::LATER,
-    ];
-
     fn texts(map: &Map<String, Value>, path: &str) -> Res<BTreeMap<String, String>> {
         let path = join(path, f::TEXTS);
         let Some(value) = present(map, f::TEXTS) else {
             return Ok(BTreeMap::new());
         };
         let texts = object(value, &path)?;
-        known_keys(texts, &path, &TEXT_KEYS)?;
+        known_keys(texts, &path, &f::TEXT_KEYS)?;
         let mut out = BTreeMap::new();
-        for key in TEXT_KEYS {
+        for key in f::TEXT_KEYS {
             if let Some(t) = text(texts, key, &path, MAX_TEXT_CHARS)? {
                 out.insert(key.to_string(), t);
             }

@@ -95,3 +95,12 @@ export async function profile(query) {
 export async function trackerLoaded(page) {
   await eventually(async () => page.evaluate(() => typeof window.orbita.pendingEvents === 'function'), 10_000, 'the tracker');
 }
+
+/** Records the page's layout-shift values in `window.__shifts` from its first paint on. */
+export function watchLayoutShifts(page) {
+  return page.addInitScript(() => {
+    window.__shifts = [];
+    new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__shifts.push(e.value); })
+      .observe({ type: 'layout-shift', buffered: true });
+  });
+}

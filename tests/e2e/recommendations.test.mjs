@@ -1,7 +1,7 @@
 // Recommendation blocks: engine over stored events and the catalogue, drawn by the widgets.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, WRITE_KEY, launch, eventually, postBatch, uniqueId } from './helpers.mjs';
+import { BASE, WRITE_KEY, launch, eventually, postBatch, uniqueId, watchLayoutShifts } from './helpers.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -18,11 +18,7 @@ test('the home page block shows product cards from the catalogue, without shifti
   const titles = await catalogueTitles();
   assert.ok(titles.size >= 50);
   const page = await browser.context.newPage();
-  await page.addInitScript(() => {
-    window.__shifts = [];
-    new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__shifts.push(e.value); })
-      .observe({ type: 'layout-shift', buffered: true });
-  });
+  await watchLayoutShifts(page);
   await page.goto(`${BASE}/`);
   const host = page.locator('[data-orbita-placement="home"]');
   await eventually(async () => (await host.getAttribute('data-orbita-state')) === 'shown', 15_000, 'the block to be drawn');

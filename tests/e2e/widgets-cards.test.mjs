@@ -5,7 +5,7 @@
 // product the bestseller, and retires it at the end.)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { ADMIN, BASE, WRITE_KEY, launch, d1, eventually, postBatch, uniqueId } from './helpers.mjs';
+import { ADMIN, BASE, WRITE_KEY, launch, d1, eventually, postBatch, uniqueId, watchLayoutShifts } from './helpers.mjs';
 
 const HOSTILE = '<img src=x onerror=alert(1)>';
 const productId = uniqueId('xss');
@@ -51,11 +51,7 @@ test('a narrow screen: text stays text, one impression when visible, keyboard ca
   const requests = [];
   page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss(); });
   page.on('request', (r) => requests.push(r.url()));
-  await page.addInitScript(() => {
-    window.__shifts = [];
-    new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__shifts.push(e.value); })
-      .observe({ type: 'layout-shift', buffered: true });
-  });
+  await watchLayoutShifts(page);
   await page.goto(`${BASE}/`);
   const host = page.locator('[data-orbita-placement="home"]');
   await eventually(async () => (await host.getAttribute('data-orbita-state')) === 'shown', 15_000, 'the block');
@@ -134,11 +130,7 @@ test('a narrow screen: text stays text, one impression when visible, keyboard ca
 test('the block reserves its height: drawing it shifts nothing (narrow screen)', async () => {
   const page = await browser.context.newPage();
   await page.setViewportSize({ width: 375, height: 900 });
-  await page.addInitScript(() => {
-    window.__shifts = [];
-    new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__shifts.push(e.value); })
-      .observe({ type: 'layout-shift', buffered: true });
-  });
+  await watchLayoutShifts(page);
   await page.goto(`${BASE}/p/LL-1002`);
   const host = page.locator('[data-orbita-placement="product"]');
   await eventually(async () => (await host.getAttribute('data-orbita-state')) === 'shown', 15_000, 'the block');

@@ -436,15 +436,7 @@ mod tests {
         for name in read {
             assert!(js(format!(".{name}")), "forms.js reads `{name}`");
         }
-        for text in [
-            f::TITLE,
-            f::BODY,
-            f::BUTTON,
-            f::SUCCESS,
-            f::CONSENT,
-            f::CLOSE,
-            f::LATER,
-        ] {
+        for text in f::TEXT_KEYS {
             assert!(js(format!("t('{text}'")), "forms.js shows `{text}`");
         }
         for key in [sub::WRITE_KEY, sub::WIDGET_ID, sub::FIELDS, sub::CONSENT] {
