@@ -61,21 +61,33 @@ impl Row {
 }
 
 /// What wrk reported for one run.
-struct Load {
-    requests_per_s: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    non_2xx: u64,
+pub(crate) struct Load {
+    /// Requests answered per second.
+    pub requests_per_s: f64,
+    /// Requests answered in the run.
+    pub requests: usize,
+    /// Median latency, ms.
+    pub p50_ms: f64,
+    /// 99th percentile latency, ms.
+    pub p99_ms: f64,
+    /// Answers that were not 2xx or 3xx.
+    pub non_2xx: u64,
 }
 
 /// What to send: a wrk script from `bench/wrk` (POSTs) or a GET of a path.
-enum Send<'a> {
+pub(crate) enum Send<'a> {
     Script(&'a str),
     Get(&'a str),
 }
 
 /// Runs wrk for `seconds` with `connections` (one thread per 16 connections, at least one).
-fn wrk(tools: &Tools, port: u16, send: Send, seconds: u32, connections: u32) -> Result<Load> {
+pub(crate) fn wrk(
+    tools: &Tools,
+    port: u16,
+    send: Send,
+    seconds: u32,
+    connections: u32,
+) -> Result<Load> {
     let threads = connections.div_ceil(16).clamp(1, 2);
     let mut cmd = Command::new("wrk");
     cmd.args([
@@ -113,6 +125,11 @@ fn wrk(tools: &Tools, port: u16, send: Send, seconds: u32, connections: u32) -> 
     };
     Ok(Load {
         requests_per_s,
+        requests: text
+            .lines()
+            .find_map(|l| l.split_once(" requests in "))
+            .and_then(|(n, _)| n.trim().parse().ok())
+            .unwrap_or(0),
         p50_ms: percentile("50%")?,
         p99_ms: percentile("99%")?,
         non_2xx: field("Non-2xx or 3xx responses:")

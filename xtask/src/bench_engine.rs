@@ -10,6 +10,7 @@ use engine::recommend_placement::{default_placement, serve};
 use engine::recommenders::{Context, Profiles, Relation, Shop, NEIGHBOURS_KEPT};
 use engine::synthetic::{Rng, Settings, SyntheticShop};
 
+use crate::bench::{wrk, Send};
 use crate::server::{free_port, DEMO_ADMIN_KEY, DEMO_WRITE_KEY};
 use crate::tools::Tools;
 use crate::{http, Result};
@@ -297,54 +298,6 @@ fn native(products: usize, profiles: usize) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
-/// What wrk --latency reported: (p50 ms, p99 ms, requests/s, requests).
-fn wrk_latency(port: u16, path: &str, seconds: usize) -> Result<(f64, f64, f64, usize)> {
-    let out = std::process::Command::new("wrk")
-        .args(["-t1", "-c1", &format!("-d{seconds}s"), "--latency"])
-        .arg(format!("http://127.0.0.1:{port}{path}"))
-        .output()
-        .map_err(|e| format!("cannot run wrk: {e}"))?;
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let ms = |v: &str| -> Option<f64> {
-        let v = v.trim();
-        let (n, unit) = v.split_at(v.find(|c: char| c.is_alphabetic())?);
-        let n: f64 = n.parse().ok()?;
-        Some(match unit {
-            "us" => n / 1e3,
-            "ms" => n,
-            "s" => n * 1e3,
-            "m" => n * 60e3,
-            _ => return None,
-        })
-    };
-    let at = |label: &str| {
-        text.lines()
-            .find_map(|l| l.trim().strip_prefix(label).and_then(ms))
-            .ok_or_else(|| format!("no {label} in wrk's output:\n{text}"))
-    };
-    let rps: f64 = text
-        .lines()
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("Requests/sec:")
-                .map(|v| v.trim().parse())
-        })
-        .and_then(|r| r.ok())
-        .ok_or_else(|| format!("wrk said:\n{text}"))?;
-    let requests = text
-        .lines()
-        .find_map(|l| {
-            l.split_once(" requests in ")
-                .map(|(n, _)| n.trim().parse().ok())
-        })
-        .flatten()
-        .unwrap_or(0);
-    if text.contains("Non-2xx") {
-        return Err(format!("non-2xx answers from {path}:\n{text}"));
-    }
-    Ok((at("50%")?, at("99%")?, rps, requests))
-}
-
 fn collector(tools: &Tools, seconds: usize) -> Result<Vec<Row>> {
     crate::bench::ensure_wrk()?;
     crate::build::all(tools)?;
@@ -358,7 +311,6 @@ fn collector(tools: &Tools, seconds: usize) -> Result<Vec<Row>> {
         server.load_demo_feed()?;
         // 300 visitors: 4 product views each, every third one buys two of them.
         let mut rng = Rng::new(42);
-        let auth = format!("Basic {}", base64(&format!("{DEMO_WRITE_KEY}:")));
         for batch in 0..30 {
             let mut events = Vec::new();
             for v in batch * 10..batch * 10 + 10 {
@@ -372,11 +324,11 @@ fn collector(tools: &Tools, seconds: usize) -> Result<Vec<Row>> {
                     events.push(format!(r#"{{"type":"track","event":"Order Completed","anonymousId":"bench-{v}","properties":{{"order_id":"o{v}","total":60,"currency":"EUR","products":[{{"product_id":"{}"}},{{"product_id":"{}"}}]}}}}"#, seen[0], seen[1]));
                 }
             }
-            let body = format!(r#"{{"batch":[{}]}}"#, events.join(","));
-            let headers = [
-                ("Authorization", auth.as_str()),
-                ("Content-Type", "application/json"),
-            ];
+            let body = format!(
+                r#"{{"writeKey":"{DEMO_WRITE_KEY}","batch":[{}]}}"#,
+                events.join(",")
+            );
+            let headers = [("Content-Type", "application/json")];
             let (status, answer) =
                 http::request(port, "POST", "/v1/batch", &headers, body.as_bytes())?;
             if status != 200 {
@@ -406,16 +358,20 @@ fn collector(tools: &Tools, seconds: usize) -> Result<Vec<Row>> {
                 "/v1/recommendations?placement=product&product=LL-1010&limit=6&anonymousId=bench-3",
             ),
         ] {
-            let _ = wrk_latency(port, path, 1)?; // warm-up
-            let (p50, p99, rps, requests) = wrk_latency(port, path, seconds)?;
+            let _ = wrk(tools, port, Send::Get(path), 1, 1)?; // warm-up
+            let load = wrk(tools, port, Send::Get(path), seconds as u32, 1)?;
+            if load.non_2xx > 0 {
+                return Err(format!("{} non-2xx answers from {path}", load.non_2xx));
+            }
+            let (p50, p99) = (load.p50_ms, load.p99_ms);
             rows.push(Row {
                 table: "collector",
                 config: config.into(),
-                samples: requests,
+                samples: load.requests,
                 p50_ms: Some(p50),
                 p99_ms: Some(p99),
                 p99_cpu_ms: None,
-                per_s: Some(rps),
+                per_s: Some(load.requests_per_s),
                 ratio: None,
                 goal: "p99 <= 5 ms",
                 met: Some(p99 <= 5.0),
@@ -428,31 +384,12 @@ fn collector(tools: &Tools, seconds: usize) -> Result<Vec<Row>> {
     outcome
 }
 
-/// Standard base64 (for a Basic auth header).
-fn base64(text: &str) -> String {
-    const ABC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in text.as_bytes().chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 fn print(rows: &[Row], json: bool, products: usize, profiles: usize) {
-    let num =
-        |v: Option<f64>, digits: usize| v.map_or("null".to_string(), |v| format!("{v:.digits$}"));
+    // An optional figure with `digits` decimals, or `missing`.
+    let fixed = |v: Option<f64>, digits: usize, missing: &str| {
+        v.map_or(missing.to_string(), |v| format!("{v:.digits$}"))
+    };
+    let num = |v, digits| fixed(v, digits, "null");
     if json {
         for r in rows {
             println!(
@@ -471,8 +408,7 @@ fn print(rows: &[Row], json: bool, products: usize, profiles: usize) {
         }
         return;
     }
-    let cell =
-        |v: Option<f64>, digits: usize| v.map_or("-".to_string(), |v| format!("{v:.digits$}"));
+    let cell = |v, digits| fixed(v, digits, "-");
     for table in ["engine", "collector"] {
         let mine: Vec<&Row> = rows.iter().filter(|r| r.table == table).collect();
         if mine.is_empty() {
@@ -509,13 +445,4 @@ fn print(rows: &[Row], json: bool, products: usize, profiles: usize) {
         }
     }
     println!("(a machine shared with other builds: figures are noisy)");
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn base64_of_the_demo_key() {
-        assert_eq!(super::base64("demo-write-key:"), "ZGVtby13cml0ZS1rZXk6");
-        assert_eq!(super::base64("ab"), "YWI=");
-    }
 }
