@@ -45,7 +45,9 @@ function number(text, counters) {
   try {
     const event = JSON.parse(text), session = event.context && event.context.session;
     if (!session || !session.id || !to) return text;
-    const n = (counters[session.id] || 0) + 1;
+    /* Never below the number this tab gave it (from the session cookie): an event sent by the
+       keepalive request of a page closed before its write carries that number only. */
+    const n = Math.max((counters[session.id] || 0) + 1, +session[to.names.seq] || 0);
     delete counters[session.id];
     counters[session.id] = session[to.names.seq] = n;
     const ids = Object.keys(counters);
