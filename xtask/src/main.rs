@@ -5,7 +5,8 @@
 //! - `cargo xtask test`: install what is missing (Chromium too), then lint, native unit tests,
 //!   the recommender accuracy check (`eval --check`), wasm-bindgen-test in headless Chromium,
 //!   end-to-end tests against a real `wrangler dev`, a short fuzz run and the kill test.
-//! - `cargo xtask size [--json]`: raw and gzip sizes of what a shop page downloads.
+//! - `cargo xtask size [--json]`: raw and gzip sizes of what a shop page downloads; with `--why`,
+//!   what the bytes of the tracker's and the widgets' wasm are spent on (per module and group).
 //! - `cargo xtask build`: build the SDK, widgets, demo site and worker.
 //! - `cargo xtask e2e [FILE...]`: build, then only the end-to-end tests (or the files named).
 //! - `cargo xtask screenshots`: build, then write `docs/widgets/*.png` (every subscription form
@@ -37,6 +38,7 @@ mod http;
 mod kill_test;
 mod server;
 mod size;
+mod size_why;
 mod tools;
 
 use std::process::ExitCode;
@@ -116,9 +118,14 @@ fn main() -> ExitCode {
             tools::ensure(false)
                 .and_then(|t| build::all(&t).and_then(|()| kill_test::run(&t, events)))
         }
-        "size" => tools::ensure(false)
-            .and_then(|t| build::sdk(&t))
-            .and_then(|_| size::report(flags)),
+        "size" => tools::ensure(false).and_then(|t| {
+            build::sdk(&t)?;
+            if flags.iter().any(|f| f == "--why") {
+                size_why::report(&t, flags)
+            } else {
+                size::report(flags)
+            }
+        }),
         _ => {
             eprintln!("usage: cargo xtask <demo|test|e2e|size|bench collector|bench tracker|bench engine|eval|feed FILE|click-token ID|fuzz|kill-test|build|setup> (see xtask/src/main.rs)");
             return ExitCode::from(if task == "help" { 0 } else { 2 });
