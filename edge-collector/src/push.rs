@@ -4,7 +4,11 @@
 //!   reports clicks as `Push Clicked` to `/v1/track`.
 //! - `GET /v1/push/vapid-public-key`: `{"publicKey": "<base64url>"}` (browser endpoint).
 //! - `POST /v1/push/subscriptions` `{"subscription": PushSubscription.toJSON(), "anonymousId",
-//!   "userId"?, "writeKey"}`: stores it against the visitor's profile; `DELETE` with
+//!   "userId"?, "writeKey"}`: stores it against the visitor's profile. The service worker sends
+//!   `{"subscription", "previousEndpoint", "writeKey"}` when the browser replaced a subscription
+//!   (`pushsubscriptionchange`): the new one takes over the old one's visitor and the old row is
+//!   deleted (an endpoint is an unguessable capability URL: knowing it is proof enough of having
+//!   held it). `DELETE` with
 //!   `{"endpoint", "writeKey"}` removes it (browser endpoints, write key).
 //! - `POST /v1/admin/push/send` `{"endpoint" | "profileId" | "userId", "title", "body", "icon"?,
 //!   "url"?, "ttl"?, "urgency"?}` (admin key): encrypts (RFC 8291) and signs (VAPID, RFC 8292)
@@ -30,6 +34,8 @@ const UPSERT: &str = "INSERT INTO push_subscriptions (site_id, endpoint, p256dh,
     profile_id = excluded.profile_id, anonymous_id = excluded.anonymous_id, \
     user_id = COALESCE(excluded.user_id, push_subscriptions.user_id), updated_at_ms = excluded.updated_at_ms";
 const DELETE: &str = "DELETE FROM push_subscriptions WHERE site_id = ?1 AND endpoint = ?2";
+const PREVIOUS: &str = "SELECT anonymous_id, user_id FROM push_subscriptions \
+    WHERE site_id = ?1 AND endpoint = ?2";
 const COLUMNS: &str =
     "SELECT endpoint, p256dh, auth, profile_id, anonymous_id FROM push_subscriptions";
 /// A profile's subscriptions, including those stored against profiles merged into it.
@@ -57,6 +63,7 @@ pub fn service_worker() -> Result<Response> {
         ("__MESSAGE_ID__", wire::MESSAGE_ID),
         ("__ANONYMOUS_ID__", wire::ANONYMOUS_ID),
         ("__PUSH_CLICKED__", wire::PUSH_CLICKED),
+        ("__PUBLIC_KEY__", wire::PUBLIC_KEY),
     ]
     .iter()
     .fold(SERVICE_WORKER.to_string(), |s, (k, v)| {
@@ -131,6 +138,9 @@ struct BrowserSubscription {
 #[serde(rename_all = "camelCase")]
 struct SubscribeRequest {
     subscription: Option<BrowserSubscription>,
+    /// The subscription this one replaces (the service worker's `pushsubscriptionchange`): the
+    /// new one takes over its visitor and the old row is deleted.
+    previous_endpoint: Option<String>,
     anonymous_id: Option<String>,
     user_id: Option<String>,
     write_key: Option<String>,
@@ -173,15 +183,46 @@ pub async fn subscribe(mut req: Request, env: &Env) -> Result<Response> {
         Ok(s) => s,
         Err(e) => return reply::error(400, e.code(), e.message()),
     };
-    let anonymous_id = ask.anonymous_id.unwrap_or_default();
+    let db = env.d1("DB")?;
+    let previous = ask
+        .previous_endpoint
+        .filter(|e| !e.is_empty() && *e != endpoint);
+    let (mut anonymous_id, mut user_id) = (ask.anonymous_id.unwrap_or_default(), ask.user_id);
+    if let Some(old) = previous.as_deref() {
+        #[derive(Deserialize)]
+        struct Previous {
+            anonymous_id: String,
+            user_id: Option<String>,
+        }
+        let found = db
+            .prepare(PREVIOUS)
+            .bind(&[JsValue::from(site.id.as_str()), JsValue::from(old)])?
+            .first::<Previous>(None)
+            .await?;
+        match found {
+            Some(row) if anonymous_id.is_empty() => {
+                anonymous_id = row.anonymous_id;
+                user_id = user_id.or(row.user_id);
+            }
+            Some(_) => {}
+            None if anonymous_id.is_empty() => {
+                return reply::error(
+                    404,
+                    "unknown_subscription",
+                    "previousEndpoint is not a stored subscription of this site",
+                )
+            }
+            None => {}
+        }
+    }
     let Some(device) = Identifier::new(IdKind::Anonymous, &anonymous_id) else {
         return reply::error(
             400,
             "missing_identity",
-            "anonymousId must be a non-empty string",
+            "anonymousId must be a non-empty string (or previousEndpoint a stored subscription)",
         );
     };
-    let user_id = ask.user_id.filter(|u| !u.trim().is_empty());
+    let user_id = user_id.filter(|u| !u.trim().is_empty());
     let mut sighting = vec![device];
     if let Some(user) = user_id.as_deref() {
         let Some(customer) = Identifier::new(IdKind::User, user) else {
@@ -190,7 +231,6 @@ pub async fn subscribe(mut req: Request, env: &Env) -> Result<Response> {
         // As for events: a customer ID sent with the device's ID joins the two in the graph.
         sighting.push(customer);
     }
-    let db = env.d1("DB")?;
     let now_ms = Date::now().as_millis() as f64;
     let profiles = identity::update(&db, &site.id, &[sighting], now_ms as i64).await?;
     let Some(profile) = profiles.first() else {
@@ -206,7 +246,19 @@ pub async fn subscribe(mut req: Request, env: &Env) -> Result<Response> {
         user_id.as_deref().map_or(JsValue::NULL, JsValue::from),
         JsValue::from_f64(now_ms),
     ];
-    db.prepare(UPSERT).bind(&params)?.run().await?;
+    let upsert = db.prepare(UPSERT).bind(&params)?;
+    match previous.as_deref() {
+        // One transaction: the visitor never has neither subscription, nor both.
+        Some(old) => {
+            let delete = db
+                .prepare(DELETE)
+                .bind(&[JsValue::from(site.id.as_str()), JsValue::from(old)])?;
+            db.batch(vec![upsert, delete]).await?;
+        }
+        None => {
+            upsert.run().await?;
+        }
+    }
     reply::json(201, &json!({"success": true, "profileId": profile}))
 }
 

@@ -1,6 +1,8 @@
 /* Orbita's service worker, served by the collector at /orbita-sw.js?k=WRITE_KEY (scope /).
    Shows web push notifications and reports clicks as events. Every string from a payload is
-   shown as notification text (never as HTML); the click URL must be http(s). Quoted names
+   shown as notification text (never as HTML); the click URL must be http(s). When the browser
+   replaces the subscription (`pushsubscriptionchange`: expiry, key rotation), the new one is
+   stored in place of the old one, so the visitor stays reachable. Quoted names
    (__TITLE__ etc.) are filled in from the protocol crate when the collector serves this file. */
 'use strict';
 var params = new URL(self.location.href).searchParams;
@@ -62,3 +64,27 @@ self.addEventListener('notificationclick', function (event) {
   event.notification.close();
   event.waitUntil(Promise.all([focusOrOpen(safeUrl(data.url)), reportClick(data)]));
 });
+
+function applicationServerKey(old) {
+  var key = old && old.options && old.options.applicationServerKey;
+  if (key) return Promise.resolve(key);
+  return fetch(ENDPOINT + '/v1/push/vapid-public-key').then(function (r) { return r.json(); })
+    .then(function (body) { return body[__PUBLIC_KEY__]; });
+}
+
+function resubscribe(event) {
+  var old = event.oldSubscription;
+  var next = event.newSubscription ? Promise.resolve(event.newSubscription)
+    : applicationServerKey(old).then(function (key) {
+      return self.registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
+    });
+  return next.then(function (subscription) {
+    if (!old || !old.endpoint || !WRITE_KEY) return;
+    return fetch(ENDPOINT + '/v1/push/subscriptions', {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ subscription: subscription.toJSON(), previousEndpoint: old.endpoint, writeKey: WRITE_KEY }),
+    }).then(function (r) { if (!r.ok) throw new Error('collector answered ' + r.status); });
+  }).catch(function (e) { console.warn('orbita: replaced push subscription not stored', e); });
+}
+
+self.addEventListener('pushsubscriptionchange', function (event) { event.waitUntil(resubscribe(event)); });

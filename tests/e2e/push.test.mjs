@@ -137,6 +137,57 @@ test('subscriptions are validated with typed reasons, stored against the profile
   assert.equal(d1('SELECT COUNT(*) AS n FROM push_subscriptions WHERE endpoint = ?', endpoint)[0].n, 0);
 });
 
+test('a replaced subscription (pushsubscriptionchange) takes over its visitor, over HTTP and from the real service worker', async () => {
+  const anonymousId = randomUUID();
+  const old = `https://push.example.test/send/${randomUUID()}`;
+  const first = await subscribe({ subscription: sub(old, browserKeys()), anonymousId, userId: `c-${anonymousId}`, writeKey: WRITE_KEY });
+  assert.equal(first.status, 201, JSON.stringify(first.body));
+  const rowOf = (endpoint) => { const [r] = d1('SELECT anonymous_id, user_id, profile_id FROM push_subscriptions WHERE endpoint = ?', endpoint); return r && { ...r }; };
+
+  // Unknown previous endpoint and no visitor: a typed refusal, nothing stored.
+  const stray = `https://push.example.test/send/${randomUUID()}`;
+  const unknown = await subscribe({ subscription: sub(stray, browserKeys()), previousEndpoint: `https://push.example.test/send/${randomUUID()}`, writeKey: WRITE_KEY });
+  assert.equal(unknown.status, 404, JSON.stringify(unknown.body));
+  assert.equal(unknown.body.error, 'unknown_subscription');
+  assert.equal(rowOf(stray), undefined);
+
+  // Over HTTP: the new endpoint inherits the old one's visitor, customer and profile; the old row goes.
+  const second = `https://push.example.test/send/${randomUUID()}`;
+  const moved = await subscribe({ subscription: sub(second, browserKeys()), previousEndpoint: old, writeKey: WRITE_KEY });
+  assert.equal(moved.status, 201, JSON.stringify(moved.body));
+  assert.equal(moved.body.profileId, first.body.profileId);
+  assert.deepEqual(rowOf(second), { anonymous_id: anonymousId, user_id: `c-${anonymousId}`, profile_id: first.body.profileId });
+  assert.equal(rowOf(old), undefined, 'the replaced subscription is deleted');
+
+  // From the real service worker: Chromium does not fire pushsubscriptionchange itself, so the
+  // event is dispatched in the worker (untrusted: waitUntil is not exercised); the handler, its
+  // request and the collector are real.
+  const { context, close } = await launch();
+  try {
+    const page = await context.newPage();
+    await page.goto(`${BASE}/`);
+    await page.evaluate(async (k) => {
+      await navigator.serviceWorker.register(`/orbita-sw.js?k=${k}&e=${encodeURIComponent(location.origin)}`, { scope: '/' });
+      await navigator.serviceWorker.ready;
+    }, WRITE_KEY);
+    const worker = context.serviceWorkers().find((w) => w.url().includes('/orbita-sw.js'))
+      ?? await context.waitForEvent('serviceworker');
+    const third = `https://push.example.test/send/${randomUUID()}`;
+    const keys = browserKeys();
+    await worker.evaluate(([previous, next]) => {
+      const event = new ExtendableEvent('pushsubscriptionchange');
+      Object.defineProperty(event, 'oldSubscription', { value: { endpoint: previous, options: {} } });
+      Object.defineProperty(event, 'newSubscription', { value: { endpoint: next.endpoint, toJSON: () => next } });
+      self.dispatchEvent(event);
+    }, [second, sub(third, keys)]);
+    const row = await eventually(() => rowOf(third), 10_000, 'the new subscription stored by the service worker');
+    assert.deepEqual(row, { anonymous_id: anonymousId, user_id: `c-${anonymousId}`, profile_id: first.body.profileId });
+    assert.equal(rowOf(second), undefined);
+  } finally {
+    await close();
+  }
+});
+
 let delivered; // the plaintext of the message the stand-in received, for the service worker test
 
 test('a send is encrypted for the subscription and signed with VAPID; the stand-in decrypts it', async () => {
