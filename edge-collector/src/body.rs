@@ -5,7 +5,9 @@ use std::io::Read;
 
 use flate2::read::GzDecoder;
 use protocol::batch::BatchError;
-use worker::{Request, Result};
+use worker::{Request, Response, Result};
+
+use crate::reply;
 
 /// The body as plain bytes, or why it cannot be read. `limit` applies to the uncompressed size;
 /// a `Content-Length` over the limit is refused before the body is read.
@@ -31,6 +33,25 @@ pub async fn read(
         "" | "identity" => Ok(raw),
         "gzip" | "x-gzip" => gunzip(&raw, limit),
         other => Err(BatchError::UnsupportedEncoding(other.into())),
+    })
+}
+
+/// An admin document's body (a site configuration, a placement, a feed part) within `limit`,
+/// gzip or plain, or the refusal to answer with: `413 too_large` naming the limit (checked on
+/// `Content-Length` before reading), `415 unsupported_encoding`, `400 bad_compression`.
+pub async fn read_document(
+    req: &mut Request,
+    limit: usize,
+    what: &str,
+) -> Result<std::result::Result<Vec<u8>, Response>> {
+    Ok(match read(req, limit).await? {
+        Ok(body) => Ok(body),
+        Err(BatchError::TooLarge { bytes, limit }) => Err(reply::error(
+            413,
+            "too_large",
+            format!("{what} is {bytes} bytes; the limit is {limit}"),
+        )?),
+        Err(e) => Err(reply::json(e.status(), &e.body())?),
     })
 }
 

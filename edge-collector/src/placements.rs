@@ -12,7 +12,7 @@ use serde_json::json;
 use worker::{wasm_bindgen::JsValue, Date, Env, Method, Request, Response, Result};
 
 use crate::recommendations::placement_from;
-use crate::{auth, reply};
+use crate::{auth, body, reply};
 
 /// Largest configuration accepted.
 const MAX_CONFIG_BYTES: usize = 64 * 1024;
@@ -77,14 +77,11 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
     match req.method() {
         Method::Get => reply::json(200, &describe(name)),
         Method::Put => {
-            let body = req.bytes().await?;
-            if body.len() > MAX_CONFIG_BYTES {
-                return reply::error(
-                    413,
-                    "too_large",
-                    format!("a placement is at most {MAX_CONFIG_BYTES} bytes"),
-                );
-            }
+            let body =
+                match body::read_document(&mut req, MAX_CONFIG_BYTES, "the placement").await? {
+                    Ok(body) => body,
+                    Err(refusal) => return Ok(refusal),
+                };
             let Ok(text) = std::str::from_utf8(&body) else {
                 return reply::error(400, "invalid_placement", "the body is not UTF-8");
             };

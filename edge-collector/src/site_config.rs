@@ -52,9 +52,9 @@ pub async fn put(mut req: Request, env: &Env) -> Result<Response> {
         Ok(site) => site,
         Err(refusal) => return Ok(refusal),
     };
-    let body = match body::read(&mut req, MAX_CONFIG_BYTES).await? {
+    let body = match body::read_document(&mut req, MAX_CONFIG_BYTES, "the configuration").await? {
         Ok(body) => body,
-        Err(e) => return reply::json(e.status(), &e.body()),
+        Err(refusal) => return Ok(refusal),
     };
     let Ok(text) = std::str::from_utf8(&body) else {
         return reply::error(400, "invalid_utf8", "the body must be UTF-8 JSON");
