@@ -36,16 +36,24 @@ pub async fn read(
     })
 }
 
-/// An admin document's body (a site configuration, a placement, a feed part) within `limit`,
+/// An admin document's body (a site configuration, a placement) as UTF-8 text within `limit`,
 /// gzip or plain, or the refusal to answer with: `413 too_large` naming the limit (checked on
-/// `Content-Length` before reading), `415 unsupported_encoding`, `400 bad_compression`.
+/// `Content-Length` before reading), `415 unsupported_encoding`, `400 bad_compression`,
+/// `400 invalid_utf8`.
 pub async fn read_document(
     req: &mut Request,
     limit: usize,
     what: &str,
-) -> Result<std::result::Result<Vec<u8>, Response>> {
+) -> Result<std::result::Result<String, Response>> {
     Ok(match read(req, limit).await? {
-        Ok(body) => Ok(body),
+        Ok(body) => match String::from_utf8(body) {
+            Ok(text) => Ok(text),
+            Err(_) => Err(reply::error(
+                400,
+                "invalid_utf8",
+                format!("{what} must be UTF-8 JSON"),
+            )?),
+        },
         Err(BatchError::TooLarge { bytes, limit }) => Err(reply::error(
             413,
             "too_large",

@@ -77,15 +77,12 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
     match req.method() {
         Method::Get => reply::json(200, &describe(name)),
         Method::Put => {
-            let body =
+            let text =
                 match body::read_document(&mut req, MAX_CONFIG_BYTES, "the placement").await? {
-                    Ok(body) => body,
+                    Ok(text) => text,
                     Err(refusal) => return Ok(refusal),
                 };
-            let Ok(text) = std::str::from_utf8(&body) else {
-                return reply::error(400, "invalid_placement", "the body is not UTF-8");
-            };
-            let placement = match Placement::from_json(text) {
+            let placement = match Placement::from_json(&text) {
                 Ok(p) => p,
                 Err(reason) => return reply::error(400, "invalid_placement", reason),
             };

@@ -52,14 +52,11 @@ pub async fn put(mut req: Request, env: &Env) -> Result<Response> {
         Ok(site) => site,
         Err(refusal) => return Ok(refusal),
     };
-    let body = match body::read_document(&mut req, MAX_CONFIG_BYTES, "the configuration").await? {
-        Ok(body) => body,
+    let text = match body::read_document(&mut req, MAX_CONFIG_BYTES, "the configuration").await? {
+        Ok(text) => text,
         Err(refusal) => return Ok(refusal),
     };
-    let Ok(text) = std::str::from_utf8(&body) else {
-        return reply::error(400, "invalid_utf8", "the body must be UTF-8 JSON");
-    };
-    let config = match SiteConfig::from_json(text) {
+    let config = match SiteConfig::from_json(&text) {
         Ok(config) => config,
         Err(e) => {
             let at = if e.path.is_empty() {

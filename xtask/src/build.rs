@@ -287,25 +287,8 @@ fn replace_word(text: &str, prefix: &str, word: &str, new: &str) -> String {
 }
 
 /// The (module, name) pairs of a wasm binary's import section.
-fn wasm_imports(wasm: &[u8]) -> Option<Vec<(String, String)>> {
-    fn leb(bytes: &[u8], at: &mut usize) -> Option<usize> {
-        let (mut value, mut shift) = (0usize, 0);
-        loop {
-            let byte = *bytes.get(*at)?;
-            *at += 1;
-            value |= usize::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return Some(value);
-            }
-            shift += 7;
-        }
-    }
-    fn name(bytes: &[u8], at: &mut usize) -> Option<String> {
-        let len = leb(bytes, at)?;
-        let text = String::from_utf8(bytes.get(*at..*at + len)?.to_vec()).ok()?;
-        *at += len;
-        Some(text)
-    }
+pub fn wasm_imports(wasm: &[u8]) -> Option<Vec<(String, String)>> {
+    use crate::size_why::{leb, text as name};
     let mut at = 8; // magic and version
     while at < wasm.len() {
         let id = wasm[at];

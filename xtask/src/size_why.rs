@@ -150,8 +150,8 @@ fn group_of(function: &str) -> String {
 /// Raw bytes of `wasm` per group: function bodies by name, then the sections that are not code.
 /// The `name` section itself (not shipped) is left out.
 fn attribute(wasm: &[u8]) -> Option<Vec<Group>> {
+    let imported = crate::build::wasm_imports(wasm)?.len();
     let mut at = 8; // magic and version
-    let mut imported = 0usize;
     let (mut import_bytes, mut bodies, mut names) = (0, Vec::new(), BTreeMap::new());
     let mut other: BTreeMap<&str, usize> = BTreeMap::new();
     while at < wasm.len() {
@@ -171,23 +171,7 @@ fn attribute(wasm: &[u8]) -> Option<Vec<Group>> {
                     *other.entry("custom sections").or_default() += whole;
                 }
             }
-            2 => {
-                import_bytes = whole;
-                let mut p = content;
-                for _ in 0..leb(wasm, &mut p)? {
-                    text(wasm, &mut p)?;
-                    text(wasm, &mut p)?;
-                    let kind = *wasm.get(p)?;
-                    p += 1;
-                    match kind {
-                        0 => {
-                            leb(wasm, &mut p)?;
-                            imported += 1;
-                        }
-                        _ => return None, // wasm-bindgen modules import only functions
-                    }
-                }
-            }
+            2 => import_bytes = whole,
             10 => {
                 let mut p = content;
                 let count = leb(wasm, &mut p)?;
@@ -245,8 +229,8 @@ fn function_names(wasm: &[u8], mut at: usize, end: usize) -> Option<BTreeMap<usi
     Some(names)
 }
 
-/// An unsigned LEB128 number at `at`, which moves past it.
-fn leb(bytes: &[u8], at: &mut usize) -> Option<usize> {
+/// An unsigned LEB128 number at `at` of a wasm binary, which moves past it.
+pub fn leb(bytes: &[u8], at: &mut usize) -> Option<usize> {
     let (mut value, mut shift) = (0usize, 0);
     loop {
         let byte = *bytes.get(*at)?;
@@ -259,8 +243,8 @@ fn leb(bytes: &[u8], at: &mut usize) -> Option<usize> {
     }
 }
 
-/// A length-prefixed UTF-8 string at `at`, which moves past it.
-fn text(bytes: &[u8], at: &mut usize) -> Option<String> {
+/// A length-prefixed UTF-8 string at `at` of a wasm binary, which moves past it.
+pub fn text(bytes: &[u8], at: &mut usize) -> Option<String> {
     let len = leb(bytes, at)?;
     let out = String::from_utf8_lossy(bytes.get(*at..*at + len)?).into_owned();
     *at += len;
