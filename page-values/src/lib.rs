@@ -56,7 +56,9 @@ pub fn json_ld_product(value: &JsValue) -> Option<JsValue> {
     json_ld_product(&get(value, "@graph"))
 }
 
-/// A JSON-LD product's ID: its `sku`, else `productID`, `mpn` or `@id`.
+/// A JSON-LD product's ID: its `sku`, else `productID`, `mpn` or `@id`. (Inlined: as a call
+/// it cost the tracker's wasm about 40 bytes gzip.)
+#[inline]
 pub fn json_ld_product_id(product: &JsValue) -> Option<String> {
     ["sku", "productID", "mpn", "@id"]
         .iter()

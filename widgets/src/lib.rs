@@ -1,15 +1,15 @@
 //! Orbita's on-site widgets, a WebAssembly module the tracker loads only on pages that need it:
 //! recommendation blocks ([`render`], `cards`), subscription forms and the web-push soft prompt
-//! ([`forms`], [`rules`], [`push`]).
+//! (`forms`, [`rules`], [`push`]).
 //!
 //! The decisions are made here in Rust: what a block asks the collector for, which feed values
 //! a card may show (text as text, http(s) links only), what its events carry, which widget the
 //! rules let through, which A/B variant a visitor gets, what a subscription's outcome means.
-//! The browser plumbing is JavaScript (`js/browser.js`): fetching,
-//! drawing, DOM listeners and the promise-based push APIs. Those modules hand what a promise or
-//! an event settled back to [`answer`], this module's one callback; no Rust closure or future
-//! crosses the boundary (each cost a shim in the wasm and the glue, and the futures runtime
-//! with them: this took the module from 36,023 to about 25 KB gzip, README).
+//! The browser plumbing is JavaScript (`js/browser.js`): fetching, drawing, DOM listeners and
+//! the promise-based push APIs. It hands what a promise or an event settled back to [`answer`],
+//! this module's one callback; no Rust closure or future crosses the boundary (each costs a
+//! shim in the wasm and the glue, and futures the runtime with them: without them the module
+//! went from 36,023 to 28,948 B gzip, README's size levers).
 
 /// The allocator: lol_alloc's free list, much smaller than the standard library's dlmalloc (as
 /// in the tracker).
