@@ -48,6 +48,9 @@
       body.appendChild(tr);
     });
     document.getElementById('cart-total').textContent = money(total(lines));
+    /* The recommendation block below asks for products that go with this cart. */
+    var reco = document.querySelector('[data-orbita-placement="cart"]');
+    if (reco) reco.setAttribute('data-orbita-cart', lines.map(function (l) { return l.id; }).join(','));
     document.getElementById('cart-empty').hidden = lines.length > 0;
     document.getElementById('checkout').disabled = lines.length === 0;
   }

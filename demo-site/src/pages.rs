@@ -80,13 +80,24 @@ fn card(p: &Product) -> String {
     )
 }
 
-/// A recommendation placeholder; `product` is the product the page shows (left out of the block).
-fn reco_block(placement: &str, title: &str, product: Option<&str>) -> String {
-    let product = product.map_or(String::new(), |id| {
-        format!(" data-orbita-product=\"{}\"", html(id))
-    });
+/// What a page is about, told to its recommendation block.
+enum About<'a> {
+    Nothing,
+    /// The product the page shows (left out of the block).
+    Product(&'a str),
+    /// The category the page lists (the block stays in it).
+    Category(&'a str),
+}
+
+/// A recommendation placeholder.
+fn reco_block(placement: &str, title: &str, about: About<'_>) -> String {
+    let about = match about {
+        About::Nothing => String::new(),
+        About::Product(id) => format!(" data-orbita-product=\"{}\"", html(id)),
+        About::Category(name) => format!(" data-orbita-category=\"{}\"", html(name)),
+    };
     format!(
-        "<div class=\"reco\" data-orbita-placement=\"{placement}\"{product} data-orbita-title=\"{}\" data-orbita-limit=\"8\"></div>",
+        "<div class=\"reco\" data-orbita-placement=\"{placement}\"{about} data-orbita-title=\"{}\" data-orbita-limit=\"8\"></div>",
         html(title)
     )
 }
@@ -114,20 +125,22 @@ pub fn home(cats: &[Category<'_>]) -> String {
 <div class="grid">{featured}</div>"#,
         first = cats[0].slug,
         first_name = html(cats[0].name),
-        reco = reco_block("home", "Popular right now", None),
+        reco = reco_block("home", "Popular right now", About::Nothing),
     );
     layout(cats, "Home", None, &body, "")
 }
 
-/// A category page: every product of the category.
+/// A category page: every product of the category, then a block of the category's favourites.
 pub fn category(cats: &[Category<'_>], c: &Category<'_>) -> String {
     let grid: String = c.products.iter().map(|p| card(p)).collect();
     let body = format!(
         "<div class=\"crumbs\"><a href=\"/\">Home</a> / {name}</div><h1>{name}</h1>\
          <div class=\"grid\">{grid}</div>\
+         <h2 class=\"section\">Favourites in {name}</h2>{reco}\
          <script>orbita('categoryViewed', {{category: {json}}});</script>",
         name = html(c.name),
-        json = json_string(c.name)
+        json = json_string(c.name),
+        reco = reco_block("category", "Visitors' picks", About::Category(c.name)),
     );
     layout(cats, c.name, Some(&c.slug), &body, "")
 }
@@ -183,12 +196,13 @@ pub fn product(cats: &[Category<'_>], p: &Product) -> String {
         } else {
             "Sold out · back soon"
         },
-        reco = reco_block("product", "Popular right now", Some(&p.id)),
+        reco = reco_block("product", "Popular right now", About::Product(&p.id)),
     );
     layout(cats, &p.title, Some(&cat_slug), &body, &json_ld)
 }
 
-/// The cart page, filled by the shop's script from localStorage.
+/// The cart page, filled by the shop's script from localStorage (which also tells the block the
+/// cart's products: `data-orbita-cart`).
 pub fn cart(cats: &[Category<'_>]) -> String {
     let body = r#"<h1>Your cart</h1>
 <p id="cart-empty">Your cart is empty. <a href="/">Keep browsing</a>.</p>

@@ -23,8 +23,8 @@ use crate::reply;
 const WINDOW_MS: i64 = 30 * 24 * 3600 * 1000;
 /// Latest events of the visitor read per request.
 const VISITOR_EVENTS: u32 = 300;
-/// Most products named in `cart`.
-const MAX_CART: usize = 50;
+/// Most products named in `cart` (the widgets send no more).
+const MAX_CART: usize = reco::MAX_CART;
 
 /// The available catalogue (cached per isolate with the interaction counts, see [`invalidate`]).
 const LOAD_CATALOGUE: &str = "SELECT id, title, price, old_price, currency, category, available, \

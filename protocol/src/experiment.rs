@@ -12,7 +12,9 @@ pub const WIDGET_CLOSED: &str = "Widget Closed";
 /// A widget's form was submitted successfully.
 pub const WIDGET_SUBMITTED: &str = "Widget Submitted";
 /// A recommendation block became visible (at least half of it in the viewport).
-/// Properties: [`RECOMM_ID`], [`PLACEMENT`], [`VARIANT`] when the placement is under test.
+/// Properties: [`RECOMM_ID`], [`PLACEMENT`], [`VARIANT`] when the placement is under test, and
+/// the IDs of the products it showed, in order
+/// ([`crate::recommendation::SHOWN_PRODUCT_IDS`]: the engine's rotation counts them).
 pub const BLOCK_VIEWED: &str = "Recommendation Block Viewed";
 /// A product card of a recommendation block was clicked (Segment's ecommerce name).
 /// Properties: `product_id`, [`RECOMM_ID`], [`PLACEMENT`], [`VARIANT`].

@@ -15,6 +15,8 @@ pub const ANONYMOUS_ID: &str = "anonymousId";
 /// Property of a `Recommendation Block Viewed` event: the product IDs the block showed, so
 /// later blocks can rotate them out.
 pub const SHOWN_PRODUCT_IDS: &str = "product_ids";
+/// Most product IDs the `cart` parameter may name.
+pub const MAX_CART: usize = 50;
 /// Most items one block may ask for.
 pub const MAX_LIMIT: usize = 24;
 /// Items returned when the request names no limit.

@@ -1,7 +1,8 @@
 // Recommendation blocks in Chromium: a hostile product name from the feed renders as text and
-// runs nothing; the impression is reported once half the block is visible (not before); clicks
-// keep the block's recommId; the carousel's buttons are reachable and work from the keyboard;
-// the block causes no layout shift. (Runs after recommendations.test.mjs: it makes its own
+// runs nothing; the impression is reported once half the block is visible (not before), with the
+// products shown; clicks keep the block's recommId; the carousel's buttons are reachable and work
+// from the keyboard; the block causes no layout shift; a block asks for what its page is about
+// (the product, the category, the cart). (Runs after recommendations.test.mjs: it makes its own
 // product the bestseller, and retires it at the end.)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -52,9 +53,11 @@ test('a narrow screen: text stays text, one impression when visible, keyboard ca
   page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss(); });
   page.on('request', (r) => requests.push(r.url()));
   await watchLayoutShifts(page);
+  const answered = page.waitForResponse((r) => r.url().includes('/v1/recommendations?placement=home&'));
   await page.goto(`${BASE}/`);
   const host = page.locator('[data-orbita-placement="home"]');
   await eventually(async () => (await host.getAttribute('data-orbita-state')) === 'shown', 15_000, 'the block');
+  const served = await (await answered).json();
   const recommId = await host.getAttribute('data-orbita-recomm-id');
   const anonymousId = await page.evaluate(() => window.orbita.anonymousId());
 
@@ -67,6 +70,7 @@ test('a narrow screen: text stays text, one impression when visible, keyboard ca
     };
   });
   assert.ok(drawn.texts.includes(HOSTILE), `the bestseller is shown: ${drawn.texts}`);
+  assert.deepEqual(drawn.texts, served.items.map((i) => i.title), 'the cards are the answer, in order');
   assert.equal(drawn.children, 0);
   assert.equal(drawn.imgs, drawn.cards, 'one image per card, none from the name');
   assert.equal(await page.evaluate(() => window.__shifts.reduce((a, b) => a + b, 0)), 0, 'no layout shift');
@@ -84,7 +88,9 @@ test('a narrow screen: text stays text, one impression when visible, keyboard ca
     const rows = events(anonymousId, 'Recommendation Block Viewed');
     return rows.length && rows;
   }, 10_000, 'the impression');
-  assert.deepEqual(viewed, { recomm_id: recommId, placement: 'home' });
+  // The products shown, in order: the engine's rotation counts them for this visitor.
+  assert.deepEqual(viewed, { recomm_id: recommId, placement: 'home', product_ids: served.items.map((i) => i.id) });
+  assert.ok(viewed.product_ids.includes(productId));
   // Scrolling away and back does not count it again.
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.waitForTimeout(300);
@@ -140,5 +146,48 @@ test('the block reserves its height: drawing it shifts nothing (narrow screen)',
   await host.evaluate((el) => el.scrollIntoView({ block: 'center' }));
   await page.waitForTimeout(500);
   assert.equal(await page.evaluate(() => window.__shifts.reduce((a, b) => a + b, 0)), 0);
+  await page.close();
+});
+
+test('a block asks for what its page is about: the product, the category, the cart', async () => {
+  const page = await browser.context.newPage();
+  const asked = async (placement, path) => {
+    const request = page.waitForRequest((r) => r.url().includes(`/v1/recommendations?placement=${placement}&`));
+    await page.goto(`${BASE}${path}`);
+    const host = page.locator(`[data-orbita-placement="${placement}"]`);
+    await eventually(async () => (await host.getAttribute('data-orbita-state')) === 'shown', 15_000, `the ${placement} block`);
+    const hrefs = await host.evaluate((el) => [...el.shadowRoot.querySelectorAll('a')].map((a) => a.getAttribute('href')));
+    return { params: new URL((await request).url()).searchParams, hrefs };
+  };
+
+  // A product page: its placeholder's data-orbita-product.
+  let { params } = await asked('product', '/p/LL-1002');
+  assert.equal(params.get('product'), 'LL-1002');
+
+  // Without the attribute, the product of the page's schema.org JSON-LD (as the tracker reads it).
+  const productPage = await (await fetch(`${BASE}/p/LL-1002`)).text();
+  assert.ok(productPage.includes(' data-orbita-product="LL-1002"'));
+  await page.route(`${BASE}/ld-only/p`, (route) => route.fulfill({
+    status: 200, contentType: 'text/html', body: productPage.replace(' data-orbita-product="LL-1002"', ''),
+  }));
+  ({ params } = await asked('product', '/ld-only/p'));
+  assert.equal(params.get('product'), 'LL-1002');
+
+  // A category page: the category it lists.
+  ({ params } = await asked('category', '/c/lighting/'));
+  const category = await page.locator('h1').textContent();
+  assert.equal(params.get('category'), category);
+
+  // The cart page: the products of the cart the shop's script draws (data-orbita-cart). The
+  // bestseller in the cart is left out of the block; without the cart it would lead it.
+  const line = (id) => ({ id, name: id, price: 9, quantity: 1, image: '/img/LL-1001.svg', url: '/p/LL-1001' });
+  await page.evaluate((lines) => localStorage.setItem('lumen-cart', JSON.stringify(lines)), [line(productId), line('LL-1003')]);
+  const { params: cartParams, hrefs } = await asked('cart', '/cart');
+  assert.equal(cartParams.get('cart'), `${productId},LL-1003`);
+  assert.ok(!hrefs.some((h) => h.endsWith('/p/LL-1003')), `the cart's products are not recommended: ${hrefs}`);
+  const withoutCart = await (await fetch(`${BASE}/v1/recommendations?placement=cart&limit=8`)).json();
+  assert.equal(withoutCart.items[0].id, productId, 'the bestseller leads the block of an empty cart');
+  const names = await page.locator('[data-orbita-placement="cart"]').evaluate((el) => [...el.shadowRoot.querySelectorAll('.name')].map((n) => n.textContent));
+  assert.ok(!names.includes(HOSTILE), `the bestseller in the cart is left out: ${names}`);
   await page.close();
 });

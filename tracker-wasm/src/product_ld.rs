@@ -9,7 +9,7 @@ use js_sys::{Array, Object, Reflect, JSON};
 use protocol::ecommerce;
 use wasm_bindgen::prelude::*;
 
-use page_values::{get, number, text};
+use page_values::{get, json_ld_product, json_ld_product_id, number, text};
 
 use crate::{delivery, js};
 
@@ -22,31 +22,9 @@ pub fn note_product_view() {
     PRODUCT_VIEW_SENT.with(|s| s.set(true));
 }
 
-/// The first schema.org `Product` in a JSON-LD value (an object, a list, or an `@graph`).
-fn find_product(value: &JsValue) -> Option<JsValue> {
-    if Array::is_array(value) {
-        return Array::from(value).iter().find_map(|v| find_product(&v));
-    }
-    if !value.is_object() {
-        return None;
-    }
-    let kind = get(value, "@type");
-    let is_product = kind.as_string().as_deref() == Some("Product")
-        || (Array::is_array(&kind)
-            && Array::from(&kind)
-                .iter()
-                .any(|k| k.as_string().as_deref() == Some("Product")));
-    if is_product {
-        return Some(value.clone());
-    }
-    find_product(&get(value, "@graph"))
-}
-
 /// Turns a JSON-LD product into the properties of `Product Viewed`.
 pub fn properties(product: &JsValue) -> Option<Object> {
-    let id = ["sku", "productID", "mpn", "@id"]
-        .iter()
-        .find_map(|k| text(&get(product, k)))?;
+    let id = json_ld_product_id(product)?;
     let props = Object::new();
     let set = |k: &str, v: JsValue| {
         let _ = Reflect::set(&props, &k.into(), &v);
@@ -87,7 +65,7 @@ pub fn capture_from_page() {
         let Ok(value) = JSON::parse(&text) else {
             continue;
         };
-        if let Some(props) = find_product(&value).and_then(|p| properties(&p)) {
+        if let Some(props) = json_ld_product(&value).and_then(|p| properties(&p)) {
             note_product_view();
             delivery::capture(
                 protocol::names::types::TRACK,

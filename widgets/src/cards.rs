@@ -1,77 +1,171 @@
-//! Drawing a recommendation block as product cards, text always as text: a scroll-snap row
-//! (a carousel on narrow screens) with previous/next buttons, an impression once half of the
-//! block has been visible, and clicks that carry the block's `recommId`.
+//! Recommendation blocks. A shop marks a spot with
+//! `<div data-orbita-placement="home" style="min-height: 340px"></div>`; [`render`] asks
+//! `GET /v1/recommendations` for each, with what the page is about (the product, the cart, the
+//! category: [`request`]), and [`draw`] turns the answer into cards: text always as text,
+//! links and images only http(s), prices in the visitor's locale, the event properties of the
+//! block (`Recommendation Block Viewed` with the products shown, `Product Clicked` with the
+//! block's `recommId`). `js/browser.js` fetches and draws into a shadow root (a scroll-snap row,
+//! a carousel on narrow screens, with previous/next buttons) and reports the impression once
+//! half of the block has been visible.
 
 use js_sys::{Array, Function, Object, Reflect};
+use page_values::{get, text};
 use protocol::ecommerce;
 use protocol::experiment::{BLOCK_VIEWED, PLACEMENT, PRODUCT_CLICKED, RECOMM_ID, VARIANT};
-use protocol::recommendation::fields;
+use protocol::recommendation::{self as reco, fields};
 use wasm_bindgen::prelude::*;
-use web_sys::{Document, Element, ShadowRootInit, ShadowRootMode};
+use web_sys::Element;
 
-/// The block's styles. Cards sit in one horizontally scrolling row (a carousel on narrow
-/// screens), so the block's height never depends on the number of items or the screen width.
-/// Shops theme it with CSS custom properties on the placeholder.
-const STYLE: &str = "\
-:host{display:block;contain:content}\
-.block{position:relative;font:var(--orbita-font,inherit);color:var(--orbita-text,inherit);overflow:hidden;box-sizing:border-box}\
-h2{font-size:1.15em;margin:0 0 .6em;height:1.4em;line-height:1.4em;overflow:hidden;padding-right:72px}\
-.nav{position:absolute;top:3px;right:4px;display:flex;gap:6px}\
-.nav button{width:30px;height:30px;padding:0;border-radius:50%;border:1px solid var(--orbita-border,#e6e2da);\
-background:var(--orbita-card-bg,#fff);color:inherit;font:inherit;font-size:18px;line-height:1;cursor:pointer}\
-.nav button:focus-visible{outline:2px solid var(--orbita-accent,#2f5d50);outline-offset:2px}\
-ul{list-style:none;margin:0;padding:0 0 8px;display:flex;gap:16px;overflow-x:auto;scroll-snap-type:x mandatory}\
-@media (prefers-reduced-motion:no-preference){ul{scroll-behavior:smooth}}\
-li{flex:0 0 var(--orbita-card-width,180px);scroll-snap-align:start}\
-a{display:block;color:inherit;text-decoration:none;border-radius:var(--orbita-radius,10px);\
-background:var(--orbita-card-bg,#fff);border:1px solid var(--orbita-border,#e6e2da);padding:10px;height:244px;box-sizing:border-box}\
-a:hover,a:focus-visible{border-color:var(--orbita-accent,#2f5d50);outline:none}\
-img{display:block;width:100%;height:150px;object-fit:cover;border-radius:6px;background:#f3f0ea}\
-.name{display:block;margin:8px 0 4px;font-size:.9em;line-height:1.25em;height:2.5em;overflow:hidden}\
-.price{font-weight:600;color:var(--orbita-accent,#2f5d50)}\
-.old{margin-left:6px;color:#8a857c;font-size:.85em}";
+#[wasm_bindgen(module = "/js/browser.js")]
+extern "C" {
+    /// The page's placeholders (`[data-orbita-placement]`), in document order.
+    fn placeholders() -> Array;
+    /// The page's JSON-LD values (`<script type="application/ld+json">`, parsed; unparsable
+    /// ones left out).
+    #[wasm_bindgen(js_name = jsonLd)]
+    fn json_ld() -> Array;
+    /// GETs `url` and hands the JSON answer to [`crate::answer`] (`block`, with `ctx`) through
+    /// the glue at `glue`; a failure is a console warning.
+    #[wasm_bindgen(js_name = fetchBlock)]
+    fn fetch_block(url: &str, glue: &JsValue, ctx: &Array);
+    /// `url` resolved against the page's address: `[protocol, href]`, or `[]` if it is none.
+    fn resolve(url: &str) -> Array;
+    /// `amount` in `currency`, formatted by `Intl.NumberFormat` in the visitor's language;
+    /// `undefined` if Intl refuses the currency.
+    fn money(amount: f64, currency: &str) -> Option<String>;
+    /// Draws the block into `host`'s shadow root, replacing what was there: `cards` are
+    /// `[name, href, src, price, old price, click]` (absent values `undefined`), `viewed` and
+    /// each `click` an event `[name, properties]` sent with `orbita('track', ...)` (when
+    /// `orbita` is a function): the impression once half of the block is visible, the click on
+    /// the card.
+    #[wasm_bindgen(js_name = drawBlock)]
+    fn draw_block(host: &Element, recomm_id: &str, cards: &Array, viewed: &Array, orbita: &JsValue);
+}
 
-fn text(value: &JsValue, key: &str) -> String {
-    Reflect::get(value, &key.into())
-        .ok()
-        .and_then(|v| v.as_string())
-        .unwrap_or_default()
+/// Fills every recommendation placeholder on the page. `config` is the tracker's settings
+/// (`endpoint`); `orbita` is the tracker's global function, used to report impressions and
+/// clicks.
+#[wasm_bindgen]
+pub fn render(config: JsValue, orbita: JsValue) {
+    let endpoint = text(&get(&config, "endpoint")).unwrap_or_default();
+    let glue = crate::glue();
+    let mut page_product = None;
+    for host in placeholders().iter() {
+        let Ok(host) = host.dyn_into::<Element>() else {
+            continue;
+        };
+        let attribute = |name: &str| host.get_attribute(name);
+        let product = attribute("data-orbita-product").or_else(|| {
+            page_product
+                .get_or_insert_with(|| json_ld().iter().find_map(|v| json_ld_product_id(&v)))
+                .clone()
+        });
+        let url = request(
+            &endpoint,
+            &attribute("data-orbita-placement").unwrap_or_default(),
+            attribute("data-orbita-limit").as_deref(),
+            product.as_deref(),
+            attribute("data-orbita-cart").as_deref(),
+            attribute("data-orbita-category").as_deref(),
+        );
+        fetch_block(&url, &glue, &Array::of2(&host, &orbita));
+    }
+}
+
+fn json_ld_product_id(value: &JsValue) -> Option<String> {
+    page_values::json_ld_product(value).and_then(|p| page_values::json_ld_product_id(&p))
+}
+
+/// The `GET /v1/recommendations` address of one placeholder: its placement and `limit` (1-24,
+/// else the default), and what the page is about, as `protocol::recommendation` names it:
+/// `product` (the placeholder's `data-orbita-product`, else the product of the page's
+/// schema.org JSON-LD, as the tracker reads it), `cart` (`data-orbita-cart`: product IDs
+/// separated by commas, at most [`reco::MAX_CART`]) and `category` (`data-orbita-category`).
+pub fn request(
+    endpoint: &str,
+    placement: &str,
+    limit: Option<&str>,
+    product: Option<&str>,
+    cart: Option<&str>,
+    category: Option<&str>,
+) -> String {
+    let limit = limit
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|n| (1..=reco::MAX_LIMIT).contains(n))
+        .unwrap_or(reco::DEFAULT_LIMIT);
+    let cart = cart.map(|c| {
+        c.split(',')
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+            .take(reco::MAX_CART)
+            .collect::<Vec<_>>()
+            .join(",")
+    });
+    let mut url = [
+        endpoint.trim_end_matches('/'),
+        "/v1/recommendations?",
+        reco::PLACEMENT,
+        "=",
+        &encode(placement),
+        "&",
+        reco::LIMIT,
+        "=",
+        &decimal(limit as i32),
+    ]
+    .concat();
+    for (key, value) in [
+        (reco::PRODUCT, product.map(str::trim)),
+        (reco::CART, cart.as_deref()),
+        (reco::CATEGORY, category.map(str::trim)),
+    ] {
+        if let Some(value) = value.filter(|v| !v.is_empty()) {
+            url.extend(["&", key, "=", &encode(value)]);
+        }
+    }
+    url
+}
+
+fn encode(value: &str) -> String {
+    js_sys::encode_uri_component(value).into()
+}
+
+/// A block arrived for `ctx` (`[host, orbita]`, as [`render`] gave it): draws it.
+pub(crate) fn arrived(block: &JsValue, ctx: &JsValue) {
+    let ctx = Array::from(ctx);
+    let Ok(host) = ctx.get(0).dyn_into::<Element>() else {
+        return;
+    };
+    let placement = host
+        .get_attribute("data-orbita-placement")
+        .unwrap_or_default();
+    let orbita = ctx.get(1).dyn_into::<Function>().ok();
+    if let Err(e) = draw(&host, block, &placement, orbita) {
+        web_sys::console::warn_2(&"orbita: recommendation block not shown:".into(), &e);
+    }
 }
 
 fn number(value: &JsValue, key: &str) -> Option<f64> {
-    Reflect::get(value, &key.into())
-        .ok()
-        .and_then(|v| v.as_f64())
+    get(value, key).as_f64()
 }
 
 /// `url` resolved against the page if it is http(s); anything else (`javascript:`, `data:`)
 /// is refused, since feeds are not trusted input.
 pub fn safe_url(url: &str) -> Option<String> {
-    let base = web_sys::window()?.location().href().ok()?;
-    let parsed = web_sys::Url::new_with_base(url, &base).ok()?;
-    matches!(parsed.protocol().as_str(), "http:" | "https:").then(|| parsed.href())
+    let resolved = resolve(url);
+    let protocol = resolved.get(0).as_string()?;
+    matches!(protocol.as_str(), "http:" | "https:")
+        .then(|| resolved.get(1).as_string())
+        .flatten()
 }
 
 /// A price in the visitor's locale, e.g. `€49.00`; plain `49.00 XYZ` for a currency code that
 /// is not well-formed (`Intl.NumberFormat` would throw on it, and feeds are not trusted input).
 pub fn format_price(amount: f64, currency: &str) -> String {
     let well_formed = currency.len() == 3 && currency.bytes().all(|b| b.is_ascii_alphabetic());
-    if !well_formed {
-        return plain_price(amount, currency);
-    }
-    let options = js_sys::Object::new();
-    let _ = Reflect::set(&options, &"style".into(), &"currency".into());
-    let _ = Reflect::set(&options, &"currency".into(), &currency.into());
-    let locales = Array::new();
-    if let Some(lang) = web_sys::window().and_then(|w| w.navigator().language()) {
-        locales.push(&lang.into());
-    }
-    let formatted = js_sys::Intl::NumberFormat::new(&locales, &options)
-        .format()
-        .call1(&JsValue::NULL, &amount.into())
-        .ok()
-        .and_then(|v| v.as_string());
-    formatted.unwrap_or_else(|| plain_price(amount, currency))
+    well_formed
+        .then(|| money(amount, currency))
+        .flatten()
+        .unwrap_or_else(|| plain_price(amount, currency))
 }
 
 /// `49.00 XYZ`, formatted by JavaScript (Rust's float formatting would add kilobytes of wasm).
@@ -91,229 +185,75 @@ pub fn decimal(n: i32) -> String {
         .unwrap_or_default()
 }
 
-fn element(doc: &Document, tag: &str, class: &str, content: &str) -> Result<Element, JsValue> {
-    let el = doc.create_element(tag)?;
-    if !class.is_empty() {
-        el.set_class_name(class);
-    }
-    if !content.is_empty() {
-        el.set_text_content(Some(content));
-    }
-    Ok(el)
-}
-
 /// Draws `block` (the `/v1/recommendations` answer) into `host`'s shadow root, replacing what
-/// was there.
+/// was there. `orbita` (the tracker's global function, or `undefined`) gets the impression and
+/// the clicks.
+///
+/// The events carry `recomm_id`, `placement` and, when the placement is under an A/B test,
+/// `variant` (the answer's, else the placeholder's `data-orbita-variant`); the impression also
+/// the products shown, in order ([`reco::SHOWN_PRODUCT_IDS`]), and each click its `product_id`.
 pub fn draw(
     host: &Element,
     block: &JsValue,
     placement: &str,
     orbita: Option<Function>,
 ) -> Result<(), JsValue> {
-    let doc = host.owner_document().ok_or("host is not in a document")?;
-    let root = match host.shadow_root() {
-        Some(root) => root,
-        None => host.attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))?,
+    let recomm_id = text(&get(block, fields::RECOMM_ID)).unwrap_or_default();
+    let variant =
+        text(&get(block, fields::VARIANT)).or_else(|| host.get_attribute("data-orbita-variant"));
+    let base = Object::new();
+    let set = |props: &Object, key: &str, value: &JsValue| {
+        let _ = Reflect::set(props, &key.into(), value);
     };
-    root.set_text_content(None);
-    let recomm_id = text(block, fields::RECOMM_ID);
-    let items = Array::from(&Reflect::get(block, &fields::ITEMS.into())?);
-
-    let style = element(&doc, "style", "", STYLE)?;
-    root.append_child(&style)?;
-    let section = element(&doc, "section", "block", "")?;
-    // Lock the block to the height the shop reserved, so drawing it never shifts the page.
-    let reserved = host.client_height();
-    if reserved > 0 {
-        section.set_attribute("style", &["height:", &decimal(reserved), "px"].concat())?;
+    set(&base, RECOMM_ID, &recomm_id.as_str().into());
+    set(&base, PLACEMENT, &placement.into());
+    if let Some(variant) = variant {
+        set(&base, VARIANT, &variant.into());
     }
-    let title = host.get_attribute("data-orbita-title").unwrap_or_default();
-    if !title.is_empty() {
-        let heading = element(&doc, "h2", "", &title)?;
-        section.set_attribute("aria-label", &title)?;
-        section.append_child(&heading)?;
+    let event = |name: &str, extra: &str, value: &JsValue| {
+        let props = Object::assign(&Object::new(), &base);
+        set(&props, extra, value);
+        Array::of2(&name.into(), &props)
+    };
+    let (cards, shown) = (Array::new(), Array::new());
+    let items = get(block, fields::ITEMS);
+    if !Array::is_array(&items) {
+        return Err("the answer has no items".into());
     }
-    let list = element(&doc, "ul", "", "")?;
-    let labels = Labels::of(host);
-    let base = properties(&recomm_id, placement, host);
-    for item in items.iter() {
-        let card = card(&doc, &item, &base, orbita.clone())?;
-        list.append_child(&card)?;
-    }
-    let buttons = nav(&doc, &list, &labels)?;
-    section.append_child(&buttons)?;
-    section.append_child(&list)?;
-    root.append_child(&section)?;
-    host.set_attribute("data-orbita-recomm-id", &recomm_id)?;
-    host.set_attribute("data-orbita-state", "shown")?;
-    if let Some(orbita) = orbita {
-        observe_impression(host, orbita, base);
-    }
-    Ok(())
-}
-
-/// Texts of the carousel buttons: the shop's (in its language) or English.
-struct Labels {
-    previous: String,
-    next: String,
-}
-
-impl Labels {
-    fn of(host: &Element) -> Self {
-        let label = |name: &str, default: &str| {
-            host.get_attribute(name)
-                .filter(|l| !l.trim().is_empty())
-                .unwrap_or_else(|| default.into())
+    for item in Array::from(&items).iter() {
+        let id = text(&get(&item, fields::ID)).unwrap_or_default();
+        let url = |key: &str| {
+            get(&item, key)
+                .as_string()
+                .and_then(|u| safe_url(&u))
+                .map_or(JsValue::UNDEFINED, JsValue::from)
         };
-        Self {
-            previous: label("data-orbita-previous-label", "Previous products"),
-            next: label("data-orbita-next-label", "Next products"),
-        }
-    }
-}
-
-/// The event properties every event of this block carries: `recomm_id`, `placement` and,
-/// when the placement is under an A/B test, `variant` (the placeholder's
-/// `data-orbita-variant`).
-fn properties(recomm_id: &str, placement: &str, host: &Element) -> Object {
-    let props = Object::new();
-    let _ = Reflect::set(&props, &RECOMM_ID.into(), &recomm_id.into());
-    let _ = Reflect::set(&props, &PLACEMENT.into(), &placement.into());
-    if let Some(variant) = host.get_attribute("data-orbita-variant") {
-        let _ = Reflect::set(&props, &VARIANT.into(), &variant.into());
-    }
-    props
-}
-
-/// A copy of `props` (each event gets its own object: the tracker may keep it).
-fn copy(props: &Object) -> Object {
-    Object::assign(&Object::new(), props)
-}
-
-/// Previous/next buttons scrolling the row by about a screen of cards; keyboard-reachable
-/// (native buttons), labelled, and placed over the heading row so they take no height.
-fn nav(doc: &Document, list: &Element, labels: &Labels) -> Result<Element, JsValue> {
-    let nav = element(doc, "div", "nav", "")?;
-    for (class, label, glyph, direction) in [
-        ("prev", labels.previous.as_str(), "\u{2039}", -1.0),
-        ("next", labels.next.as_str(), "\u{203a}", 1.0),
-    ] {
-        let button = element(doc, "button", class, glyph)?;
-        button.set_attribute("type", "button")?;
-        button.set_attribute("aria-label", label)?;
-        let list = list.clone();
-        let on_click = Closure::<dyn Fn()>::new(move || {
-            let step = f64::from(list.client_width()) * 0.9 * direction;
-            let options = web_sys::ScrollToOptions::new();
-            options.set_left(step);
-            list.scroll_by_with_scroll_to_options(&options);
-        });
-        button.add_event_listener_with_callback("click", on_click.as_ref().unchecked_ref())?;
-        on_click.forget();
-        nav.append_child(&button)?;
-    }
-    Ok(nav)
-}
-
-/// Reports `Recommendation Block Viewed` the first time at least half of the block is in the
-/// viewport (IntersectionObserver, so no scroll listener runs on the main thread).
-fn observe_impression(host: &Element, orbita: Function, props: Object) {
-    let Ok(constructor) = Reflect::get(&js_sys::global(), &"IntersectionObserver".into())
-        .and_then(|c| c.dyn_into::<Function>())
-    else {
-        return;
-    };
-    let on_change =
-        Closure::<dyn FnMut(Array, JsValue)>::new(move |entries: Array, observer: JsValue| {
-            let seen = entries.iter().any(|entry| {
-                let ratio = Reflect::get(&entry, &"intersectionRatio".into())
-                    .ok()
-                    .and_then(|r| r.as_f64())
-                    .unwrap_or(0.0);
-                let intersecting = Reflect::get(&entry, &"isIntersecting".into())
-                    .map(|v| v.is_truthy())
-                    .unwrap_or(false);
-                intersecting && ratio >= 0.5
-            });
-            if seen {
-                if let Ok(disconnect) = Reflect::get(&observer, &"disconnect".into())
-                    .and_then(|d| d.dyn_into::<Function>())
-                {
-                    let _ = disconnect.call0(&observer);
-                }
-                let _ = orbita.call3(
-                    &JsValue::NULL,
-                    &"track".into(),
-                    &BLOCK_VIEWED.into(),
-                    &copy(&props),
-                );
-            }
-        });
-    let options = Object::new();
-    let _ = Reflect::set(&options, &"threshold".into(), &0.5.into());
-    let args = Array::of2(on_change.as_ref(), &options);
-    if let Ok(observer) = Reflect::construct(&constructor, &args) {
-        if let Ok(observe) =
-            Reflect::get(&observer, &"observe".into()).and_then(|o| o.dyn_into::<Function>())
-        {
-            let _ = observe.call1(&observer, host);
-        }
-    }
-    on_change.forget();
-}
-
-fn card(
-    doc: &Document,
-    item: &JsValue,
-    base: &Object,
-    orbita: Option<Function>,
-) -> Result<Element, JsValue> {
-    let li = doc.create_element("li")?;
-    let link = element(doc, "a", "", "")?;
-    if let Some(href) = safe_url(&text(item, fields::URL)) {
-        link.set_attribute("href", &href)?;
-    }
-    let img = doc.create_element("img")?;
-    img.set_attribute("alt", "")?;
-    img.set_attribute("width", "158")?;
-    img.set_attribute("height", "150")?;
-    img.set_attribute("loading", "lazy")?;
-    img.set_attribute("decoding", "async")?;
-    if let Some(src) = safe_url(&text(item, fields::IMAGE)) {
-        img.set_attribute("src", &src)?;
-    }
-    link.append_child(&img)?;
-    let name = element(doc, "span", "name", &text(item, fields::TITLE))?;
-    link.append_child(&name)?;
-    let currency = text(item, fields::CURRENCY);
-    if let Some(price) = number(item, fields::PRICE) {
-        let price = element(doc, "span", "price", &format_price(price, &currency))?;
-        link.append_child(&price)?;
-    }
-    if let Some(old) = number(item, fields::OLD_PRICE) {
-        let old = element(doc, "s", "old", &format_price(old, &currency))?;
-        link.append_child(&old)?;
-    }
-    if let Some(orbita) = orbita {
-        let props = copy(base);
-        let _ = Reflect::set(
-            &props,
-            &ecommerce::PRODUCT_ID.into(),
-            &text(item, fields::ID).into(),
+        let currency = get(&item, fields::CURRENCY).as_string().unwrap_or_default();
+        let price = |key: &str| {
+            number(&item, key).map_or(JsValue::UNDEFINED, |p| format_price(p, &currency).into())
+        };
+        let card = Array::of5(
+            &get(&item, fields::TITLE)
+                .as_string()
+                .unwrap_or_default()
+                .into(),
+            &url(fields::URL),
+            &url(fields::IMAGE),
+            &price(fields::PRICE),
+            &price(fields::OLD_PRICE),
         );
-        let on_click = Closure::<dyn Fn()>::new(move || {
-            let _ = orbita.call3(
-                &JsValue::NULL,
-                &"track".into(),
-                &PRODUCT_CLICKED.into(),
-                &copy(&props),
-            );
-        });
-        link.add_event_listener_with_callback("click", on_click.as_ref().unchecked_ref())?;
-        on_click.forget();
+        card.push(&event(
+            PRODUCT_CLICKED,
+            ecommerce::PRODUCT_ID,
+            &id.as_str().into(),
+        ));
+        cards.push(&card);
+        shown.push(&id.into());
     }
-    li.append_child(&link)?;
-    Ok(li)
+    let viewed = event(BLOCK_VIEWED, reco::SHOWN_PRODUCT_IDS, &shown);
+    let orbita = orbita.map_or(JsValue::UNDEFINED, JsValue::from);
+    draw_block(host, &recomm_id, &cards, &viewed, &orbita);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -411,6 +351,71 @@ mod tests {
                 .text_content()
                 .as_deref(),
             Some("Two")
+        );
+    }
+
+    #[wasm_bindgen_test]
+    fn the_request_names_what_the_page_is_about() {
+        assert_eq!(
+            request(
+                "https://c.example/",
+                "product",
+                Some("4"),
+                Some(" A 1 "),
+                None,
+                None
+            ),
+            "https://c.example/v1/recommendations?placement=product&limit=4&product=A%201"
+        );
+        assert_eq!(
+            request("", "cart", None, None, Some(" a, b,,c "), Some("")),
+            "/v1/recommendations?placement=cart&limit=8&cart=a%2Cb%2Cc"
+        );
+        assert_eq!(
+            request(
+                "",
+                "category",
+                Some("99"),
+                Some(""),
+                Some(" , "),
+                Some("Lamps & Light")
+            ),
+            "/v1/recommendations?placement=category&limit=8&category=Lamps%20%26%20Light"
+        );
+        // The collector refuses a longer cart (and the block with it).
+        let cart: Vec<String> = (0..60).map(decimal).collect();
+        let url = request("", "cart", None, None, Some(&cart.join(",")), None);
+        let sent = url.split("&cart=").nth(1).unwrap();
+        assert_eq!(sent.split("%2C").count(), reco::MAX_CART);
+    }
+
+    #[wasm_bindgen_test]
+    fn a_click_reports_the_card_with_the_blocks_properties() {
+        let host = host();
+        let orbita = Function::new_with_args(
+            "c,e,p",
+            "(window.__tracked = window.__tracked || []).push([c, e, p])",
+        );
+        let answer = js_sys::JSON::parse(
+            r#"{"recommId":"r-9","variant":"B","items":[
+                {"id":"A","title":"One","url":"javascript:1"},{"id":7,"title":"Two","url":"javascript:2"}]}"#,
+        )
+        .unwrap();
+        draw(&host, &answer, "product", Some(orbita)).unwrap();
+        let root = host.shadow_root().unwrap();
+        let second = root.query_selector("li:nth-child(2) a").unwrap().unwrap();
+        second.dyn_into::<web_sys::HtmlElement>().unwrap().click();
+        let tracked = Reflect::get(&js_sys::global(), &"__tracked".into()).unwrap();
+        let call = Array::from(&Array::from(&tracked).get(0));
+        assert_eq!(call.get(0).as_string().as_deref(), Some("track"));
+        assert_eq!(call.get(1).as_string().as_deref(), Some(PRODUCT_CLICKED));
+        let props = js_sys::JSON::stringify(&call.get(2))
+            .unwrap()
+            .as_string()
+            .unwrap();
+        assert_eq!(
+            props,
+            r#"{"recomm_id":"r-9","placement":"product","variant":"B","product_id":"7"}"#
         );
     }
 }

@@ -4,8 +4,9 @@
 //! widget memory and reports `Widget Shown/Closed/Submitted` through the tracker's global
 //! function. Watching the page (triggers) and drawing (a modal `<dialog>`, a floating box, a
 //! bar, or a form in a `[data-orbita-widget="id"]` placeholder, in a shadow root) is done by
-//! `js/forms.js`: DOM callbacks wrapped for Rust cost a closure shim each in the wasm and the
-//! glue (this module drew the forms itself first and made the widgets 46 KB gzipped).
+//! `js/browser.js`, which hands a fired trigger and the visitor's answer back to
+//! [`crate::answer`]: DOM callbacks wrapped for Rust cost a closure shim each in the wasm and
+//! the glue (this module drew the forms itself first and made the widgets 46 KB gzipped).
 //!
 //! The shop hears `orbita:open`, `orbita:close` and `orbita:submit` (bubbling, composed
 //! `CustomEvent`s on the widget's host element, `detail: {widgetId, kind, variant}`) and
@@ -22,35 +23,39 @@ use wasm_bindgen::prelude::*;
 
 use crate::rules::{self, Memory, Rules, Trigger, Visit};
 
-#[wasm_bindgen(module = "/js/forms.js")]
+#[wasm_bindgen(module = "/js/browser.js")]
 extern "C" {
-    /// Calls `fire()` once when the widget's trigger (its `rules`: `delay`, `scroll`,
-    /// `idle`, `exit`, `js`, or anything else for "now", with `triggerValue`) says so.
-    fn arm(rules: &JsValue, fire: &Function);
+    /// Once the document is parsed, for each `[id, rules]` of `widgets`: arms its trigger (its
+    /// `rules`: `delay`, `scroll`, `idle`, `exit`, `js`, or anything else for "now", with
+    /// `triggerValue`), or with `now` fires it at once (the page asked), and hands each firing
+    /// to [`crate::answer`] (`fire`: `now`, the ID) through the glue at `glue`. Without `now`,
+    /// then marks that the triggers are armed: the User Timing mark `orbita:forms` and the
+    /// event `orbita:ready` on the document.
+    fn start(widgets: &Array, now: bool, glue: &JsValue);
     /// Draws a widget (its configuration object, the variant's or `undefined`) with the
-    /// tracker's settings (`endpoint`, `writeKey`) and the visitor's anonymous ID; `done(what,
-    /// variant)` reports `close`, `closed` (after a submission) or `submit`. False if there is nowhere to
-    /// draw it.
+    /// tracker's settings (`endpoint`, `writeKey`) and the visitor's anonymous ID; hands
+    /// `close`, `closed` (after a submission), `submit` or `allow` (the push prompt's) to
+    /// [`crate::answer`] (`done`, with `[id, variant name]`) through the glue at `glue`. False if
+    /// there is nowhere to draw it.
+    #[wasm_bindgen(js_name = drawForm)]
     fn draw(
         widget: &JsValue,
         variant: &JsValue,
         settings: &JsValue,
         visitor: &JsValue,
-        done: &Function,
+        glue: &JsValue,
     ) -> bool;
     /// What the rules need from the page: `[path, mobile, cartValue, segments]`; the cart
     /// value and segments are the page's own (`window.orbitaWidgetContext =
     /// {cartValue: 84.5, segments: ["vip"]}`) or else the visitor's profile's as fetched on an
     /// earlier page (`GET /v1/visitor`, refreshed when a `visitor` ID is given).
     fn page(settings: &JsValue, visitor: &JsValue, stored: bool) -> Array;
-    /// Calls `f` once the document is parsed (now, if it is); with `announce`, then marks that
-    /// the triggers are armed: the User Timing mark `orbita:forms` and the event
-    /// `orbita:ready` on the document.
-    #[wasm_bindgen(js_name = onReady)]
-    fn on_ready(f: &Function, announce: bool);
     /// The widget memory, in `localStorage` if `stored`, else in the page's memory: read
     /// (`text` undefined) or replaced.
     fn store(stored: bool, text: &JsValue) -> String;
+    /// Whether this browser can subscribe to web push at all (Push API and notifications).
+    #[wasm_bindgen(js_name = pushApi)]
+    fn push_api() -> bool;
 }
 
 /// One widget of the configuration: its rules for the engine, the rest as configured.
@@ -179,14 +184,6 @@ impl Site {
     }
 }
 
-/// Whether this browser can subscribe to web push at all.
-fn push_api() -> bool {
-    let global = js_sys::global();
-    ["PushManager", "Notification"]
-        .iter()
-        .all(|name| !get(&global, name).is_undefined())
-}
-
 /// Starts the widgets of the site configuration on this page. `config` is the tracker's
 /// settings (`endpoint`, `writeKey`), `orbita` the tracker's global function, `site` the
 /// answer of `GET /v1/site-config`.
@@ -249,40 +246,31 @@ pub fn forms(config: JsValue, orbita: JsValue, site: JsValue) {
         pages: state.memory.pages,
     };
     // Pages are counted here: that trigger fires as soon as enough pages were seen.
-    let armed: Vec<(String, JsValue)> = state
+    let armed: Array = state
         .widgets
         .iter()
         .filter(|w| rules::targets(&w.rules, &state.visit))
         .filter(|w| !matches!(w.rules.trigger, Trigger::Pages(n) if state.visit.pages < n))
-        .map(|w| (w.id.clone(), get(&w.config, f::RULES)))
+        .map(|w| Array::of2(&w.id.as_str().into(), &get(&w.config, f::RULES)))
         .collect();
     SITE.with(|s| {
         if let Ok(mut s) = s.try_borrow_mut() {
             *s = Some(state);
         }
     });
-    let start = move || {
-        for (id, rules) in armed {
-            let fire = Closure::once_into_js(move || fire(&id, false));
-            arm(&rules, fire.unchecked_ref());
-        }
-    };
-    on_ready(Closure::once_into_js(start).unchecked_ref(), true);
+    start(&armed, false, &crate::glue());
 }
 
 /// Shows a widget now, because the page asked (`orbita('showWidget', id)`): the trigger and
 /// the frequency caps are skipped, the targeting still applies.
 #[wasm_bindgen]
 pub fn show(id: JsValue) {
-    let id = id.as_string().unwrap_or_default();
-    on_ready(
-        Closure::once_into_js(move || fire(&id, true)).unchecked_ref(),
-        false,
-    );
+    let widget = Array::of2(&id, &JsValue::UNDEFINED);
+    start(&Array::of1(&widget), true, &crate::glue());
 }
 
 /// A trigger fired (or the page asked): shows the widget if the rules allow it.
-fn fire(id: &str, explicit: bool) {
+pub(crate) fn fire(id: &str, explicit: bool) {
     let chosen = SITE.with(|s| {
         let mut s = s.try_borrow_mut().ok()?;
         let site = s.as_mut()?;
@@ -321,12 +309,7 @@ fn fire(id: &str, explicit: bool) {
     let Some((config, variant, settings, visitor, interrupts, now)) = chosen else {
         return;
     };
-    let owned = id.to_string();
-    let done = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |what: JsValue, variant| {
-        done(&owned, &what.as_string().unwrap_or_default(), &variant)
-    })
-    .into_js_value();
-    if !draw(&config, &variant, &settings, &visitor, done.unchecked_ref()) {
+    if !draw(&config, &variant, &settings, &visitor, &crate::glue()) {
         return;
     }
     SITE.with(|s| {
@@ -339,19 +322,21 @@ fn fire(id: &str, explicit: bool) {
     });
 }
 
-/// The visitor closed (`close`: without submitting; `closed`: after) or submitted a widget.
-fn done(id: &str, what: &str, variant: &JsValue) {
-    SITE.with(|s| {
+/// The visitor closed (`close`: without submitting; `closed`: after), submitted, or allowed
+/// (the push prompt's `allow`: the browser's own prompt follows, from this click) a widget.
+pub(crate) fn done(id: &str, what: &str, variant: &JsValue) {
+    let push = SITE.with(|s| {
         let Ok(mut s) = s.try_borrow_mut() else {
-            return;
+            return None;
         };
-        let Some(site) = s.as_mut() else { return };
+        let site = s.as_mut()?;
         let interrupts = site
             .widgets
             .iter()
             .any(|w| w.id == id && w.kind != "embedded");
         site.reload();
         let now = Date::now();
+        let mut push = None;
         match what {
             "submit" => {
                 site.memory.update(id, |s| s.submitted = now);
@@ -365,28 +350,12 @@ fn done(id: &str, what: &str, variant: &JsValue) {
                 site.track(ab::WIDGET_CLOSED, id, variant);
             }
             "allow" => {
-                // The soft prompt's "allow": the browser's own prompt, from this click.
-                let Some(key) = site.vapid_public_key.clone() else {
-                    return;
-                };
-                let endpoint = get_text(&site.config, "endpoint");
-                let write_key = get_text(&site.config, "writeKey");
-                let orbita = site.orbita.clone();
-                let (id, variant) = (id.to_string(), variant.clone());
-                wasm_bindgen_futures::spawn_local(async move {
-                    let outcome =
-                        crate::push::subscribe(&endpoint, &write_key, &key, orbita.as_ref()).await;
-                    // Subscribed: never again; anything else counts as a "not now".
-                    done(
-                        &id,
-                        if outcome == crate::push::Outcome::Subscribed {
-                            "submit"
-                        } else {
-                            "close"
-                        },
-                        &variant,
-                    );
-                });
+                let key = site.vapid_public_key.clone()?;
+                let orbita = site
+                    .orbita
+                    .clone()
+                    .map_or(JsValue::UNDEFINED, JsValue::from);
+                push = Some((site.config.clone(), key, orbita));
             }
             _ => {}
         }
@@ -394,7 +363,20 @@ fn done(id: &str, what: &str, variant: &JsValue) {
             site.open = false;
         }
         site.save();
+        push
     });
+    // Subscribing runs outside the borrow: its outcome comes back here (`submit` if
+    // subscribed, else `close`: a "not now" for the back-off).
+    if let Some((settings, key, orbita)) = push {
+        let widget = Array::of2(&id.into(), variant);
+        let _ = crate::push::start(
+            &get_text(&settings, "endpoint"),
+            &get_text(&settings, "writeKey"),
+            &key,
+            &orbita,
+            &widget,
+        );
+    }
 }
 
 #[cfg(test)]
@@ -413,11 +395,11 @@ mod tests {
         })
     }
 
-    /// `js/forms.js` reads the configuration and writes the submission by the names `protocol`
-    /// defines; renaming one there must fail here until the drawing module follows.
+    /// `js/browser.js` reads the configuration and writes the submission by the names
+    /// `protocol` defines; renaming one there must fail here until the drawing module follows.
     #[test]
     fn the_drawing_module_uses_the_protocols_names() {
-        let js = &include_str!("../js/forms.js");
+        let js = &include_str!("../js/browser.js");
         let js = |needle: String| has(js, &needle);
         let read = [
             f::TEXTS,
@@ -434,16 +416,16 @@ mod tests {
             f::TRIGGER_VALUE,
         ];
         for name in read {
-            assert!(js(format!(".{name}")), "forms.js reads `{name}`");
+            assert!(js(format!(".{name}")), "browser.js reads `{name}`");
         }
         for text in f::TEXT_KEYS {
-            assert!(js(format!("t('{text}'")), "forms.js shows `{text}`");
+            assert!(js(format!("t('{text}'")), "browser.js shows `{text}`");
         }
         for key in [sub::WRITE_KEY, sub::WIDGET_ID, sub::FIELDS, sub::CONSENT] {
-            assert!(js(format!("{key}: ")), "forms.js sends `{key}`");
+            assert!(js(format!("{key}: ")), "browser.js sends `{key}`");
         }
         for key in [sub::VARIANT, sub::ANONYMOUS_ID] {
-            assert!(js(format!("body.{key} = ")), "forms.js sends `{key}`");
+            assert!(js(format!("body.{key} = ")), "browser.js sends `{key}`");
         }
     }
 }

@@ -1,10 +1,15 @@
-//! Orbita's on-site widgets, a WebAssembly module the tracker loads only on pages that need it.
+//! Orbita's on-site widgets, a WebAssembly module the tracker loads only on pages that need it:
+//! recommendation blocks ([`render`], `cards`), subscription forms and the web-push soft prompt
+//! (`forms`, [`rules`], [`push`]).
 //!
-//! First widget: recommendation blocks. A shop marks a spot with
-//! `<div data-orbita-placement="home" style="min-height: 340px"></div>`; [`render`] fetches the
-//! block from `GET /v1/recommendations` and draws product cards into a shadow root, so the
-//! shop's CSS and ours never clash. Every string from the feed is set as text, never as HTML,
-//! and links and images are limited to http(s) URLs.
+//! The decisions are made here in Rust: what a block asks the collector for, which feed values
+//! a card may show (text as text, http(s) links only), what its events carry, which widget the
+//! rules let through, which A/B variant a visitor gets, what a subscription's outcome means.
+//! The browser plumbing is JavaScript (`js/browser.js`): fetching, drawing, DOM listeners and
+//! the promise-based push APIs. It hands what a promise or an event settled back to [`answer`],
+//! this module's one callback; no Rust closure or future crosses the boundary (each costs a
+//! shim in the wasm and the glue, and futures the runtime with them: without them the module
+//! went from 36,023 to 28,948 B gzip, README's size levers).
 
 /// The allocator: lol_alloc's free list, much smaller than the standard library's dlmalloc (as
 /// in the tracker).
@@ -19,80 +24,55 @@ mod forms;
 pub mod push;
 pub mod rules;
 
-use js_sys::{Function, Reflect};
-use protocol::recommendation as reco;
+use js_sys::Reflect;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
-use web_sys::{Element, Response};
 
-/// Fills every recommendation placeholder on the page. `config` is the tracker's settings
-/// (`endpoint`); `orbita` is the tracker's global function, used to report clicks.
+pub use cards::render;
+
 #[wasm_bindgen]
-pub fn render(config: JsValue, orbita: JsValue) {
-    let endpoint = Reflect::get(&config, &"endpoint".into())
-        .ok()
-        .and_then(|v| v.as_string())
-        .unwrap_or_default()
-        .trim_end_matches('/')
-        .to_string();
-    let orbita = orbita.dyn_into::<Function>().ok();
-    let Some(doc) = web_sys::window().and_then(|w| w.document()) else {
-        return;
-    };
-    let Ok(list) = doc.query_selector_all("[data-orbita-placement]") else {
-        return;
-    };
-    for i in 0..list.length() {
-        let Some(host) = list.item(i).and_then(|n| n.dyn_into::<Element>().ok()) else {
-            continue;
-        };
-        let endpoint = endpoint.clone();
-        let orbita = orbita.clone();
-        wasm_bindgen_futures::spawn_local(async move {
-            if let Err(e) = fill(&host, &endpoint, orbita).await {
-                web_sys::console::warn_2(&"orbita: recommendation block not shown:".into(), &e);
-            }
-        });
-    }
+extern "C" {
+    /// `import.meta` of the glue (the JavaScript module wasm-bindgen generates for this crate).
+    #[wasm_bindgen(thread_local_v2, js_namespace = import, js_name = meta)]
+    static META: JsValue;
 }
 
-/// Fetches one placement's block and draws it into `host`.
-async fn fill(host: &Element, endpoint: &str, orbita: Option<Function>) -> Result<(), JsValue> {
-    let placement = host
-        .get_attribute("data-orbita-placement")
-        .unwrap_or_default();
-    let limit = host
-        .get_attribute("data-orbita-limit")
-        .and_then(|v| v.parse::<usize>().ok())
-        .filter(|n| (1..=reco::MAX_LIMIT).contains(n))
-        .unwrap_or(reco::DEFAULT_LIMIT);
-    let placement_param = String::from(js_sys::encode_uri_component(&placement));
-    let limit = cards::decimal(limit as i32);
-    let mut url = [
-        endpoint,
-        "/v1/recommendations?",
-        reco::PLACEMENT,
-        "=",
-        &placement_param,
-        "&",
-        reco::LIMIT,
-        "=",
-        &limit,
-    ]
-    .concat();
-    if let Some(product) = host.get_attribute("data-orbita-product") {
-        let product = String::from(js_sys::encode_uri_component(&product));
-        url.extend(["&", reco::PRODUCT, "=", &product]);
+/// The glue's URL: the JavaScript modules `import()` it (the module the page already loaded)
+/// to call [`answer`].
+pub(crate) fn glue() -> JsValue {
+    META.with(|meta| get(meta, "url"))
+}
+
+/// `value[key]`, or `undefined`.
+pub(crate) fn get(value: &JsValue, key: &str) -> JsValue {
+    Reflect::get(value, &key.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// Where the JavaScript modules hand back what a promise or an event settled: `what` names
+/// it, `result` is what the browser gave, `ctx` what the Rust side gave them to hand back.
+///
+/// - `block`: a recommendation block arrived (`result`: the `/v1/recommendations` answer,
+///   `ctx`: `[host, orbita]`); draws it.
+/// - `fire`: a widget's trigger fired (`result`: whether the page asked, `ctx`: the widget ID);
+///   shows it if the rules allow.
+/// - `done`: the visitor closed, submitted or allowed a widget (`result`: `close`, `closed`,
+///   `submit` or `allow`; `ctx`: `[widget ID, variant name]`).
+/// - `push`: a web push subscription attempt ended (`result`: `[outcome, reason]`, `ctx`:
+///   `[orbita, widget ID, variant name]`); answers `{outcome, reason}`.
+#[wasm_bindgen(js_name = _answer)]
+pub fn answer(what: &str, result: JsValue, ctx: JsValue) -> JsValue {
+    match what {
+        "block" => cards::arrived(&result, &ctx),
+        "fire" => forms::fire(&ctx.as_string().unwrap_or_default(), result.is_truthy()),
+        "done" => {
+            let ctx = js_sys::Array::from(&ctx);
+            let id = ctx.get(0).as_string().unwrap_or_default();
+            let what = result.as_string().unwrap_or_default();
+            forms::done(&id, &what, &ctx.get(1));
+        }
+        "push" => return push::settled(&result, &ctx),
+        _ => {}
     }
-    let window = web_sys::window().ok_or("no window")?;
-    let response: Response = JsFuture::from(window.fetch_with_str(&url))
-        .await?
-        .dyn_into()?;
-    if !response.ok() {
-        return Err(JsValue::from(response.status()));
-    }
-    let block = JsFuture::from(response.json()?).await?;
-    cards::draw(host, &block, &placement, orbita)
+    JsValue::UNDEFINED
 }
 
 #[cfg(test)]

@@ -2,17 +2,18 @@
 //! soft prompt's back-off after dismissals (3, then 7, then 30 days).
 //!
 //! The soft prompt itself is a widget of the display-rule engine (kind `push`); on a click on
-//! its "allow" button it calls [`subscribe`], and on "not now" it stores
+//! its "allow" button it calls [`start`], and on "not now" it stores
 //! [`Backoff::dismissed`] and asks [`Backoff::may_prompt`] before showing again.
 //!
 //! The browser side of subscribing (service worker, permission, Push API, the POST) is one
-//! JavaScript function in `js/push.js`: every one of those APIs is a promise, and each promise
-//! awaited from Rust costs wasm and glue (this way the module grew by ~2 KB gzip less).
+//! JavaScript function in `js/browser.js`: every one of those APIs is a promise, and awaiting
+//! promises from Rust costs the futures runtime and closure shims in the wasm and the glue. It
+//! hands its outcome back to [`crate::answer`], which runs [`settled`]: what the outcome means
+//! (events, console warning, the soft prompt's memory) is decided here.
 
-use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
+use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use protocol::push as wire;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 
 /// Days the soft prompt waits after the first, second, and every later dismissal
 /// (OneSignal's defaults, see the handbook's peers-reco-widgets.md B1).
@@ -94,40 +95,106 @@ impl Outcome {
     }
 }
 
-fn get(target: &JsValue, key: &str) -> JsValue {
-    Reflect::get(target, &key.into()).unwrap_or(JsValue::UNDEFINED)
-}
-
 /// How long the push service may take to answer a subscription (headless browsers and some
 /// networks never answer at all), and the worker to become active.
 const PUSH_SERVICE_TIMEOUT_MS: u32 = 10_000;
 
-#[wasm_bindgen(module = "/js/push.js")]
+#[wasm_bindgen(module = "/js/browser.js")]
 extern "C" {
     /// Registers `script` (scope `/`), asks for permission, subscribes with `key` and POSTs
-    /// `body` plus the subscription to `url`; each wait bounded by `ms`. Resolves to
-    /// `[outcome, reason]`, never rejects.
-    #[wasm_bindgen(js_name = subscribeFlow)]
-    fn subscribe_flow(script: &str, key: &Uint8Array, url: &str, body: &Object, ms: u32)
-        -> Promise;
+    /// `body` plus the subscription to `url`; each wait bounded by `ms`. Hands `[outcome,
+    /// reason]` and `ctx` to [`crate::answer`] (`push`) through the glue at `glue`, and
+    /// resolves to what that answers; never rejects.
+    fn subscribe(
+        script: &str,
+        key: &Uint8Array,
+        url: &str,
+        body: &Object,
+        ms: u32,
+        glue: &JsValue,
+        ctx: &Array,
+    ) -> Promise;
 }
 
-/// Subscribes the visitor to web push; call it from the click on the soft prompt (browsers
-/// only show the permission prompt from a user gesture). `endpoint` is the collector's origin,
-/// `vapid_public_key` the base64url key from `GET /v1/push/vapid-public-key` (or site-config),
-/// `orbita` the tracker's global function (for the visitor's anonymous ID and the events
-/// `Push Subscribed` / `Push Subscribe Failed`). A failure is also logged as a console warning.
+/// Starts subscribing the visitor to web push; call it from the click on the soft prompt
+/// (browsers only show the permission prompt from a user gesture). `endpoint` is the
+/// collector's origin, `vapid_public_key` the base64url key from
+/// `GET /v1/push/vapid-public-key` (or site-config), `orbita` the tracker's global function
+/// (for the visitor's anonymous ID and the events `Push Subscribed` / `Push Subscribe Failed`),
+/// `widget` the soft prompt's `[ID, variant name]` if it asked (its memory learns the outcome).
+/// The promise resolves to `{outcome, reason}` once [`settled`] has run.
 ///
 /// The service worker is registered from the page's own origin at `/orbita-sw.js` (the
 /// collector serves it; a shop on another origin proxies that path).
-pub async fn subscribe(
+pub fn start(
     endpoint: &str,
     write_key: &str,
     vapid_public_key: &str,
-    orbita: Option<&Function>,
-) -> Outcome {
-    let outcome = attempt(endpoint, write_key, vapid_public_key, orbita).await;
-    if let Some(orbita) = orbita {
+    orbita: &JsValue,
+    widget: &JsValue,
+) -> Promise {
+    let ctx = Array::of2(orbita, widget);
+    let Some(key) = wire::base64url_decode(vapid_public_key).filter(|k| k.len() == 65) else {
+        let reason = "vapid_public_key: not a base64url P-256 public key";
+        let result = Array::of2(&"failed".into(), &reason.into());
+        return Promise::resolve(&settled(&result, &ctx));
+    };
+    let endpoint = endpoint.trim_end_matches('/');
+    let script = [
+        wire::SERVICE_WORKER_PATH,
+        "?k=",
+        &String::from(js_sys::encode_uri_component(write_key)),
+        "&e=",
+        &String::from(js_sys::encode_uri_component(endpoint)),
+    ]
+    .concat();
+    let anonymous_id = orbita
+        .dyn_ref::<Function>()
+        .map(|o| crate::get(o, "anonymousId"))
+        .and_then(|f| f.dyn_into::<Function>().ok())
+        .and_then(|f| f.call0(&JsValue::NULL).ok())
+        .and_then(|id| id.as_string())
+        .unwrap_or_default();
+    let body = Object::new();
+    let _ = Reflect::set(&body, &"anonymousId".into(), &anonymous_id.into());
+    let _ = Reflect::set(&body, &"writeKey".into(), &write_key.into());
+    let url = [endpoint, wire::SUBSCRIPTIONS_PATH].concat();
+    subscribe(
+        &script,
+        &Uint8Array::from(key.as_slice()),
+        &url,
+        &body,
+        PUSH_SERVICE_TIMEOUT_MS,
+        &crate::glue(),
+        &ctx,
+    )
+}
+
+/// Reads the flow's `[outcome, reason]`.
+pub fn outcome(result: &JsValue) -> Outcome {
+    let field = |i: u32| {
+        Reflect::get_u32(result, i)
+            .ok()
+            .and_then(|v| v.as_string())
+            .unwrap_or_default()
+    };
+    match field(0).as_str() {
+        "subscribed" => Outcome::Subscribed,
+        "denied" => Outcome::Denied,
+        "unsupported" => Outcome::Unsupported,
+        _ => Outcome::Failed(field(1)),
+    }
+}
+
+/// A subscription attempt ended (`result`: `[outcome, reason]`; `ctx`: `[orbita, widget]` as
+/// [`start`] gave them): reports `Push Subscribed` or `Push Subscribe Failed` (with the
+/// reason) through the tracker, warns in the console unless subscribed, tells the soft
+/// prompt's memory (subscribed: never again; anything else counts as a "not now"), and
+/// answers `{outcome, reason}`.
+pub(crate) fn settled(result: &JsValue, ctx: &JsValue) -> JsValue {
+    let outcome = outcome(result);
+    let ctx = Array::from(ctx);
+    if let Ok(orbita) = ctx.get(0).dyn_into::<Function>() {
         let properties = Object::new();
         let event = match &outcome {
             Outcome::Subscribed => wire::PUSH_SUBSCRIBED,
@@ -149,66 +216,33 @@ pub async fn subscribe(
             &outcome.reason().into(),
         );
     }
-    outcome
-}
-
-async fn attempt(
-    endpoint: &str,
-    write_key: &str,
-    vapid_public_key: &str,
-    orbita: Option<&Function>,
-) -> Outcome {
-    let Some(key) = wire::base64url_decode(vapid_public_key).filter(|k| k.len() == 65) else {
-        return Outcome::Failed("vapid_public_key: not a base64url P-256 public key".into());
-    };
-    let endpoint = endpoint.trim_end_matches('/');
-    let script = [
-        wire::SERVICE_WORKER_PATH,
-        "?k=",
-        &String::from(js_sys::encode_uri_component(write_key)),
-        "&e=",
-        &String::from(js_sys::encode_uri_component(endpoint)),
-    ]
-    .concat();
-    let anonymous_id = orbita
-        .map(|o| get(o, "anonymousId"))
-        .and_then(|f| f.dyn_into::<Function>().ok())
-        .and_then(|f| f.call0(&JsValue::NULL).ok())
-        .and_then(|id| id.as_string())
-        .unwrap_or_default();
-    let body = Object::new();
-    let _ = Reflect::set(&body, &"anonymousId".into(), &anonymous_id.into());
-    let _ = Reflect::set(&body, &"writeKey".into(), &write_key.into());
-    let url = [endpoint, wire::SUBSCRIPTIONS_PATH].concat();
-    let key = Uint8Array::from(key.as_slice());
-    let promise = subscribe_flow(&script, &key, &url, &body, PUSH_SERVICE_TIMEOUT_MS);
-    let answer = JsFuture::from(promise).await.unwrap_or(JsValue::UNDEFINED);
-    let field = |i: u32| {
-        Reflect::get_u32(&answer, i)
-            .ok()
-            .and_then(|v| v.as_string())
-            .unwrap_or_default()
-    };
-    match field(0).as_str() {
-        "subscribed" => Outcome::Subscribed,
-        "denied" => Outcome::Denied,
-        "unsupported" => Outcome::Unsupported,
-        _ => Outcome::Failed(field(1)),
+    if let Some(widget) = ctx.get(1).dyn_ref::<Array>() {
+        let id = widget.get(0).as_string().unwrap_or_default();
+        let what = if outcome == Outcome::Subscribed {
+            "submit"
+        } else {
+            "close"
+        };
+        crate::forms::done(&id, what, &widget.get(1));
     }
+    let answer = Object::new();
+    let _ = Reflect::set(&answer, &"outcome".into(), &outcome.name().into());
+    let _ = Reflect::set(&answer, &"reason".into(), &outcome.reason().into());
+    answer.into()
 }
 
 /// JavaScript entry point: `subscribePush({endpoint, writeKey}, vapidPublicKey, orbita)`
 /// resolves to `{outcome: "subscribed" | "denied" | "unsupported" | "failed", reason}`.
 #[wasm_bindgen(js_name = subscribePush)]
-pub async fn subscribe_push(config: JsValue, vapid_public_key: String, orbita: JsValue) -> JsValue {
-    let endpoint = get(&config, "endpoint").as_string().unwrap_or_default();
-    let write_key = get(&config, "writeKey").as_string().unwrap_or_default();
-    let orbita = orbita.dyn_into::<Function>().ok();
-    let outcome = subscribe(&endpoint, &write_key, &vapid_public_key, orbita.as_ref()).await;
-    let answer = Object::new();
-    let _ = Reflect::set(&answer, &"outcome".into(), &outcome.name().into());
-    let _ = Reflect::set(&answer, &"reason".into(), &outcome.reason().into());
-    answer.into()
+pub fn subscribe_push(config: JsValue, vapid_public_key: String, orbita: JsValue) -> Promise {
+    let text = |key: &str| crate::get(&config, key).as_string().unwrap_or_default();
+    start(
+        &text("endpoint"),
+        &text("writeKey"),
+        &vapid_public_key,
+        &orbita,
+        &JsValue::UNDEFINED,
+    )
 }
 
 #[cfg(test)]

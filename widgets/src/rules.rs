@@ -1,7 +1,7 @@
 //! The display-rule engine every widget shares, as pure logic: who is targeted (page path,
 //! device, new or returning visitor, cart value, segment), how often a widget may show (after a
 //! close, after a submission, once per session) and the global silent interval between any two
-//! widgets. The browser glue (`forms`, `js/forms.js`) arms the triggers and asks these functions; the visitor's
+//! widgets. The browser glue (`forms`, `js/browser.js`) arms the triggers and asks these functions; the visitor's
 //! memory is kept as a short text (no serde, no `core::fmt`: both would grow the wasm).
 
 use protocol::site_config::{url_allowed, SESSION_GAP_MS};

@@ -32,7 +32,7 @@ pub fn report(flags: &[String]) -> Result {
     let dir = crate::tools::root().join("target/site/orbita");
     // The tracker's own JavaScript modules (the outbox), imported by its glue.
     let mut tracker = vec!["tracker.js".to_string(), "tracker_bg.wasm".to_string()];
-    // Likewise the widgets' (the web push flow).
+    // Likewise the widgets' (the browser half: blocks, forms, the web push flow).
     let mut widgets = vec!["widgets.js".to_string(), "widgets_bg.wasm".to_string()];
     for snippet in crate::build::snippets(&dir.join("snippets")) {
         let path = snippet.strip_prefix(&dir).map_err(|e| e.to_string())?;
