@@ -154,19 +154,23 @@ const KEY = 'orbita_widgets', PKEY = 'orbita_visitor', mem = {};
 
 /** What the rules need from the page: [path, mobile, cart value, segments]. The cart value and
     segments come from the page (window.orbitaWidgetContext = {cartValue: 84.5, segments: ['vip']})
-    or else from the visitor's profile (GET /v1/visitor), as fetched on the page before: when a
-    `visitor` is given (a widget targets them), a fresh answer is fetched for the next page. */
-export function page(settings, visitor, stored) {
+    or else from the visitor's profile as fetched on the page before. When a `visitor` is given (a
+    widget targets them), the profile is fetched anew (GET /v1/visitor) and [cart value,
+    segments] handed to the rules (`visitor`), or null if that failed or took over 2 s. */
+export function page(settings, visitor, stored, glue) {
   const c = w.orbitaWidgetContext || {};
-  let p = {};
+  const merged = (q) => [c.cartValue ?? q.cartValue, c.segments || q.segments || []];
+  let p = {}, settled = 0;
   try { p = JSON.parse(keep(stored, undefined, PKEY) || '{}'); } catch (e) { /* none yet */ }
   if (visitor) {
+    const settle = (q) => settled || (settled = 1, answer(glue, 'visitor', q ? merged(q) : null));
+    setTimeout(settle, 2000);
     fetch(settings.endpoint + '/v1/visitor?writeKey=' + encodeURIComponent(settings.writeKey)
       + '&anonymousId=' + encodeURIComponent(visitor), { credentials: 'omit' })
-      .then((r) => r.ok && r.text()).then((t) => t && keep(stored, t, PKEY), () => {});
+      .then((r) => r.ok && r.text())
+      .then((t) => { if (t) keep(stored, t, PKEY); settle(t && JSON.parse(t)); }, () => settle());
   }
-  return [location.pathname, matchMedia('(max-width: 767px), (pointer: coarse)').matches,
-    c.cartValue ?? p.cartValue, c.segments || p.segments || []];
+  return [location.pathname, matchMedia('(max-width: 767px), (pointer: coarse)').matches, ...merged(p)];
 }
 
 /** Once the document is parsed: arms the trigger of each [id, rules] of `widgets`, or with `now`

@@ -48,8 +48,10 @@ extern "C" {
     /// What the rules need from the page: `[path, mobile, cartValue, segments]`; the cart
     /// value and segments are the page's own (`window.orbitaWidgetContext =
     /// {cartValue: 84.5, segments: ["vip"]}`) or else the visitor's profile's as fetched on an
-    /// earlier page (`GET /v1/visitor`, refreshed when a `visitor` ID is given).
-    fn page(settings: &JsValue, visitor: &JsValue, stored: bool) -> Array;
+    /// earlier page. When a `visitor` ID is given, the profile is fetched anew
+    /// (`GET /v1/visitor`) and `[cartValue, segments]` from it (or `null` if it failed or took
+    /// over 2 s) handed to [`crate::answer`] (`visitor`) through the glue at `glue`.
+    fn page(settings: &JsValue, visitor: &JsValue, stored: bool, glue: &JsValue) -> Array;
     /// The widget memory, in `localStorage` if `stored`, else in the page's memory: read
     /// (`text` undefined) or replaced.
     fn store(stored: bool, text: &JsValue) -> String;
@@ -78,6 +80,11 @@ struct Site {
     open: bool,
     /// The VAPID public key of the site's web push (`push.vapidPublicKey`), if push is on.
     vapid_public_key: Option<String>,
+    /// The visitor's profile (`GET /v1/visitor`) was asked for and has not answered yet.
+    profile_pending: bool,
+    /// Widgets whose trigger fired while the profile was pending (ID, asked by the page): they
+    /// are decided when it answers.
+    waiting: Vec<(String, bool)>,
 }
 
 thread_local! {
@@ -219,6 +226,8 @@ pub fn forms(config: JsValue, orbita: JsValue, site: JsValue) {
         visit: Visit::default(),
         open: false,
         vapid_public_key,
+        profile_pending: false,
+        waiting: Vec::new(),
     };
     state.reload();
     let returning = state.memory.begin_page(Date::now());
@@ -233,7 +242,8 @@ pub fn forms(config: JsValue, orbita: JsValue, site: JsValue) {
     } else {
         JsValue::UNDEFINED
     };
-    let page = page(&state.config, &visitor, state.stored());
+    state.profile_pending = profile;
+    let page = page(&state.config, &visitor, state.stored(), &crate::glue());
     state.visit = Visit {
         path: page.get(0).as_string().unwrap_or_default(),
         mobile: page.get(1).is_truthy(),
@@ -249,7 +259,13 @@ pub fn forms(config: JsValue, orbita: JsValue, site: JsValue) {
     let armed: Array = state
         .widgets
         .iter()
-        .filter(|w| rules::targets(&w.rules, &state.visit))
+        .filter(|w| {
+            if state.profile_pending {
+                rules::targets_before_profile(&w.rules, &state.visit)
+            } else {
+                rules::targets(&w.rules, &state.visit)
+            }
+        })
         .filter(|w| !matches!(w.rules.trigger, Trigger::Pages(n) if state.visit.pages < n))
         .map(|w| Array::of2(&w.id.as_str().into(), &get(&w.config, f::RULES)))
         .collect();
@@ -275,6 +291,10 @@ pub(crate) fn fire(id: &str, explicit: bool) {
         let mut s = s.try_borrow_mut().ok()?;
         let site = s.as_mut()?;
         let widget = site.widgets.iter().find(|w| w.id == id)?;
+        if site.profile_pending && widget.rules.needs_profile() {
+            site.waiting.push((id.to_string(), explicit));
+            return None;
+        }
         let interrupts = widget.kind != "embedded";
         if !rules::targets(&widget.rules, &site.visit) || (interrupts && site.open) {
             return None;
@@ -320,6 +340,28 @@ pub(crate) fn fire(id: &str, explicit: bool) {
             site.track(ab::WIDGET_SHOWN, id, &get(&variant, f::NAME));
         }
     });
+}
+
+/// The visitor's profile answered (`[cartValue, segments]`), or failed to (`null`: what an
+/// earlier page fetched stays): the widgets whose trigger fired meanwhile are decided now, so a
+/// segment or cart value counts on the page it changed before, not one page later.
+pub(crate) fn profile_arrived(answer: &JsValue) {
+    let waiting = SITE.with(|s| {
+        let mut s = s.try_borrow_mut().ok()?;
+        let site = s.as_mut()?;
+        if let Ok(fresh) = answer.clone().dyn_into::<Array>() {
+            site.visit.cart_value = fresh.get(0).as_f64();
+            site.visit.segments = Array::from(&fresh.get(1))
+                .iter()
+                .filter_map(|v| v.as_string())
+                .collect();
+        }
+        site.profile_pending = false;
+        Some(std::mem::take(&mut site.waiting))
+    });
+    for (id, explicit) in waiting.unwrap_or_default() {
+        fire(&id, explicit);
+    }
 }
 
 /// The visitor closed (`close`: without submitting; `closed`: after), submitted, or allowed

@@ -63,6 +63,7 @@ pub fn answer(what: &str, result: JsValue, ctx: JsValue) -> JsValue {
     match what {
         "block" => cards::arrived(&result, &ctx),
         "fire" => forms::fire(&ctx.as_string().unwrap_or_default(), result.is_truthy()),
+        "visitor" => forms::profile_arrived(&result),
         "done" => {
             let ctx = js_sys::Array::from(&ctx);
             let id = ctx.get(0).as_string().unwrap_or_default();

@@ -108,6 +108,26 @@ pub struct Visit {
     pub pages: u32,
 }
 
+impl Rules {
+    /// Whether the widget targets what only the visitor's profile tells: a segment or a cart
+    /// value.
+    pub fn needs_profile(&self) -> bool {
+        self.segment.is_some() || self.cart_value_min.is_some() || self.cart_value_max.is_some()
+    }
+}
+
+/// Whether the widget may be meant for this page and visitor while the profile's answer is
+/// still on its way: [`targets`] with the segment and cart-value conditions left for later.
+pub fn targets_before_profile(rules: &Rules, visit: &Visit) -> bool {
+    let page_only = Rules {
+        segment: None,
+        cart_value_min: None,
+        cart_value_max: None,
+        ..rules.clone()
+    };
+    targets(&page_only, visit)
+}
+
 /// Whether the widget is meant for this page and visitor (the trigger aside).
 pub fn targets(rules: &Rules, visit: &Visit) -> bool {
     let url = url_allowed(
@@ -366,6 +386,27 @@ mod tests {
             pages: 1,
             ..Visit::default()
         }
+    }
+
+    #[test]
+    fn before_the_profile_only_the_page_conditions_count() {
+        let mut r = rules();
+        r.url_include = vec!["/p/*".into()];
+        r.segment = Some("vip".into());
+        r.cart_value_min = Some(50.0);
+        assert!(r.needs_profile());
+        assert!(!rules().needs_profile());
+        // Not a VIP and no cart yet: not targeted, but may be once the profile answers.
+        assert!(!targets(&r, &visit("/p/1")));
+        assert!(targets_before_profile(&r, &visit("/p/1")));
+        // The page conditions still decide.
+        assert!(!targets_before_profile(&r, &visit("/cart")));
+        let vip = Visit {
+            segments: vec!["vip".into()],
+            cart_value: Some(60.0),
+            ..visit("/p/1")
+        };
+        assert!(targets(&r, &vip));
     }
 
     #[test]
