@@ -156,15 +156,18 @@ const KEY = 'orbita_widgets', PKEY = 'orbita_visitor', mem = {};
     segments come from the page (window.orbitaWidgetContext = {cartValue: 84.5, segments: ['vip']})
     or else from the visitor's profile as fetched on the page before. When a `visitor` is given (a
     widget targets them), the profile is fetched anew (GET /v1/visitor) and [cart value,
-    segments] handed to the rules (`visitor`), or null if that failed or took over 2 s. */
+    segments] handed to the rules (`visitor`) when it comes, or null if it failed or has not come
+    within 5 s. */
 export function page(settings, visitor, stored, glue) {
   const c = w.orbitaWidgetContext || {};
   const merged = (q) => [c.cartValue ?? q.cartValue, c.segments || q.segments || []];
   let p = {}, settled = 0;
   try { p = JSON.parse(keep(stored, undefined, PKEY) || '{}'); } catch (e) { /* none yet */ }
   if (visitor) {
-    const settle = (q) => settled || (settled = 1, answer(glue, 'visitor', q ? merged(q) : null));
-    setTimeout(settle, 2000);
+    /* The answer, however late (it updates the rules for triggers still to come); or null once,
+       if nothing came within 5 s (the widgets waiting for it decide on the last page's). */
+    const settle = (q) => { if (q || !settled) answer(glue, 'visitor', q ? merged(q) : null); settled = 1; };
+    setTimeout(settle, 5000);
     fetch(settings.endpoint + '/v1/visitor?writeKey=' + encodeURIComponent(settings.writeKey)
       + '&anonymousId=' + encodeURIComponent(visitor), { credentials: 'omit' })
       .then((r) => r.ok && r.text())

@@ -50,7 +50,8 @@ extern "C" {
     /// {cartValue: 84.5, segments: ["vip"]}`) or else the visitor's profile's as fetched on an
     /// earlier page. When a `visitor` ID is given, the profile is fetched anew
     /// (`GET /v1/visitor`) and `[cartValue, segments]` from it (or `null` if it failed or took
-    /// over 2 s) handed to [`crate::answer`] (`visitor`) through the glue at `glue`.
+    /// over 5 s; a later answer still comes) handed to [`crate::answer`] (`visitor`) through
+    /// the glue at `glue`.
     fn page(settings: &JsValue, visitor: &JsValue, stored: bool, glue: &JsValue) -> Array;
     /// The widget memory, in `localStorage` if `stored`, else in the page's memory: read
     /// (`text` undefined) or replaced.
@@ -248,13 +249,10 @@ pub fn forms(config: JsValue, orbita: JsValue, site: JsValue) {
         path: page.get(0).as_string().unwrap_or_default(),
         mobile: page.get(1).is_truthy(),
         returning,
-        cart_value: page.get(2).as_f64(),
-        segments: Array::from(&page.get(3))
-            .iter()
-            .filter_map(|v| v.as_string())
-            .collect(),
         pages: state.memory.pages,
+        ..Visit::default()
     };
+    profile_from(&mut state.visit, &page, 2);
     // Pages are counted here: that trigger fires as soon as enough pages were seen.
     let armed: Array = state
         .widgets
@@ -342,19 +340,24 @@ pub(crate) fn fire(id: &str, explicit: bool) {
     });
 }
 
+/// Sets the visit's cart value and segments from `list[at]` and `list[at + 1]`.
+fn profile_from(visit: &mut Visit, list: &Array, at: u32) {
+    visit.cart_value = list.get(at).as_f64();
+    visit.segments = Array::from(&list.get(at + 1))
+        .iter()
+        .filter_map(|v| v.as_string())
+        .collect();
+}
+
 /// The visitor's profile answered (`[cartValue, segments]`), or failed to (`null`: what an
 /// earlier page fetched stays): the widgets whose trigger fired meanwhile are decided now, so a
-/// segment or cart value counts on the page it changed before, not one page later.
+/// segment or cart value counts on the page after it changed, not one page later.
 pub(crate) fn profile_arrived(answer: &JsValue) {
     let waiting = SITE.with(|s| {
         let mut s = s.try_borrow_mut().ok()?;
         let site = s.as_mut()?;
-        if let Ok(fresh) = answer.clone().dyn_into::<Array>() {
-            site.visit.cart_value = fresh.get(0).as_f64();
-            site.visit.segments = Array::from(&fresh.get(1))
-                .iter()
-                .filter_map(|v| v.as_string())
-                .collect();
+        if let Some(fresh) = answer.dyn_ref::<Array>() {
+            profile_from(&mut site.visit, fresh, 0);
         }
         site.profile_pending = false;
         Some(std::mem::take(&mut site.waiting))

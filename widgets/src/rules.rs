@@ -119,17 +119,15 @@ impl Rules {
 /// Whether the widget may be meant for this page and visitor while the profile's answer is
 /// still on its way: [`targets`] with the segment and cart-value conditions left for later.
 pub fn targets_before_profile(rules: &Rules, visit: &Visit) -> bool {
-    let page_only = Rules {
-        segment: None,
-        cart_value_min: None,
-        cart_value_max: None,
-        ..rules.clone()
-    };
-    targets(&page_only, visit)
+    targets_with(rules, visit, false)
 }
 
 /// Whether the widget is meant for this page and visitor (the trigger aside).
 pub fn targets(rules: &Rules, visit: &Visit) -> bool {
+    targets_with(rules, visit, true)
+}
+
+fn targets_with(rules: &Rules, visit: &Visit, profile: bool) -> bool {
     let url = url_allowed(
         rules.url_include.iter().map(String::as_str),
         rules.url_exclude.iter().map(String::as_str),
@@ -145,16 +143,18 @@ pub fn targets(rules: &Rules, visit: &Visit) -> bool {
         "returning" => visit.returning,
         _ => true,
     };
-    let cart = match (rules.cart_value_min, rules.cart_value_max) {
-        (None, None) => true,
-        (lo, hi) => visit
-            .cart_value
-            .is_some_and(|v| lo.is_none_or(|lo| v >= lo) && hi.is_none_or(|hi| v <= hi)),
-    };
-    let segment = rules
-        .segment
-        .as_ref()
-        .is_none_or(|s| visit.segments.iter().any(|x| x == s));
+    let cart = !profile
+        || match (rules.cart_value_min, rules.cart_value_max) {
+            (None, None) => true,
+            (lo, hi) => visit
+                .cart_value
+                .is_some_and(|v| lo.is_none_or(|lo| v >= lo) && hi.is_none_or(|hi| v <= hi)),
+        };
+    let segment = !profile
+        || rules
+            .segment
+            .as_ref()
+            .is_none_or(|s| visit.segments.iter().any(|x| x == s));
     // An exit-intent widget needs a pointer leaving the window: desktop only.
     let exit_ok = !(rules.trigger == Trigger::Exit && visit.mobile);
     url && device && visitor && cart && segment && exit_ok
