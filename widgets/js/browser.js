@@ -69,9 +69,13 @@ export function resolve(url) {
   try { const u = new URL(url, location.href); return [u.protocol, u.href]; } catch (e) { return []; }
 }
 
-/** `amount` in `currency`, in the visitor's locale; undefined if Intl refuses the currency. */
+/** `amount` in `currency`, in the visitor's locale; undefined if Intl refuses the currency. One
+    formatter per currency (making one costs far more than formatting with it). */
+const formats = {};
 export function money(amount, currency) {
-  try { return new Intl.NumberFormat(navigator.language, { style: 'currency', currency }).format(amount); } catch (e) { return undefined; }
+  try {
+    return (formats[currency] = formats[currency] || new Intl.NumberFormat(navigator.language, { style: 'currency', currency })).format(amount);
+  } catch (e) { return undefined; }
 }
 
 /** Draws the block: `cards` are [name, href, src, price, old price, click event], `viewed` the
