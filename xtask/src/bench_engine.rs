@@ -31,7 +31,10 @@ co-occurrence model (30 neighbours per product).
   profile updates        one event as JSON text (a Segment track event with context: product
                          view, cart or order) parsed (engine::recommenders::ProfileUpdate: the
                          fields profiles read, borrowed, the rest skipped) and folded into its
-                         visitor's profile, found among the N profiles by anonymousId;
+                         visitor's profile, found among the N profiles by anonymousId
+                         (engine::recommenders::Profiles::update: pipelined, each profile
+                         prefetched while the next events are parsed and the event folded
+                         two updates later; each pass ends with a flush, inside its time);
                          300,000 events. Goal >= 1,000,000/s.
   (throughput rows: 5 rounds of 60,000 events, the passes interleaved in each round; the
    median round is shown, and the ratio is the median of the rounds' ratios)
