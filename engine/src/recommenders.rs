@@ -311,7 +311,8 @@ pub struct Visitor {
     pub cart: Vec<u32>,
     /// Products bought, oldest first, without repeats.
     pub purchased: Vec<u32>,
-    /// Prices of the latest product views (at most 50).
+    /// Prices of the latest priced product views (at most 50; once full, each new price
+    /// replaces the oldest in place, so the order is not the views' order).
     pub prices: Vec<f32>,
     /// All priced product views ever observed.
     pub priced_views: u32,
