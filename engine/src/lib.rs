@@ -9,6 +9,7 @@ pub mod eval;
 pub mod experiment_report;
 pub mod feed;
 pub mod identity;
+pub mod key_index;
 pub mod models;
 pub mod profile;
 pub mod recommend;

@@ -5,12 +5,13 @@
 //!
 //! Every candidate carries a [`Why`], turned into words only for the items a block keeps.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use protocol::ecommerce;
 use serde_json::Value;
 
 use crate::catalogue::Product;
+use crate::key_index::{prefetch, KeyTable};
 use crate::models::NeighbourTable;
 use crate::recommend::InteractionKind;
 
@@ -310,7 +311,8 @@ pub struct Visitor {
     pub cart: Vec<u32>,
     /// Products bought, oldest first, without repeats.
     pub purchased: Vec<u32>,
-    /// Prices of the latest product views (at most 50).
+    /// Prices of the latest priced product views (at most 50; once full, each new price
+    /// replaces the oldest in place, so the order is not the views' order).
     pub prices: Vec<f32>,
     /// All priced product views ever observed.
     pub priced_views: u32,
@@ -431,6 +433,67 @@ impl<'a> ProfileUpdate<'a> {
     }
 }
 
+/// An event reduced to what a profile keeps, its product IDs resolved to catalogue numbers
+/// (IDs not in the catalogue dropped) and owned, so it can wait in [`Profiles`]' pipeline
+/// without borrowing the event's text.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Change {
+    /// `Product Viewed`: the product and its price, when known and valid.
+    Viewed {
+        /// The product.
+        product: Option<u32>,
+        /// Its price (finite, > 0).
+        price: Option<f32>,
+    },
+    /// `Cart Updated`: the products of the snapshot, in order.
+    Cart(Vec<u32>),
+    /// `Order Completed`: the products bought, in order.
+    Order(Vec<u32>),
+    /// A recommendation block seen: its products.
+    Shown(Vec<u32>),
+    /// Any other event: the profile does not change.
+    #[default]
+    Nothing,
+}
+
+impl Change {
+    /// The change a `track` event named `name` with properties `p` makes.
+    pub fn of(shop: &Shop, name: &str, p: &UpdateProperties) -> Change {
+        let lines = || -> Vec<u32> {
+            p.products
+                .iter()
+                .flatten()
+                .filter_map(|l| l.product_id.as_ref()?.product(shop))
+                .collect()
+        };
+        match name {
+            ecommerce::PRODUCT_VIEWED => Change::Viewed {
+                product: p.product_id.as_ref().and_then(|id| id.product(shop)),
+                price: p.price.as_ref().and_then(Scalar::price),
+            },
+            ecommerce::CART_UPDATED => Change::Cart(lines()),
+            ecommerce::ORDER_COMPLETED => Change::Order(lines()),
+            protocol::experiment::BLOCK_VIEWED => Change::Shown(
+                p.product_ids
+                    .iter()
+                    .flatten()
+                    .filter_map(|id| id.product(shop))
+                    .collect(),
+            ),
+            _ => Change::Nothing,
+        }
+    }
+}
+
+/// Prefetches the first cache lines of a list (at most 8: the hardware prefetcher follows on).
+fn prefetch_slice<T>(list: &[T]) {
+    let bytes = std::mem::size_of_val(list).min(8 * 64);
+    let start = list.as_ptr().cast::<u8>();
+    for offset in (0..bytes).step_by(64) {
+        prefetch(start.wrapping_add(offset));
+    }
+}
+
 fn push_recent<T: PartialEq + Copy>(list: &mut Vec<(T, i64)>, item: T, at: i64, keep: usize) {
     list.retain(|e| e.0 != item);
     list.push((item, at));
@@ -468,48 +531,72 @@ impl Visitor {
     /// the profile: product views (with price), cart snapshots, orders (which empty the cart)
     /// and recommendation blocks seen (their `product_ids`). Other events leave it unchanged.
     pub fn observe(&mut self, shop: &Shop, name: &str, p: &UpdateProperties, at: i64) {
-        let lines = || {
-            p.products
-                .iter()
-                .flatten()
-                .filter_map(|l| l.product_id.as_ref()?.product(shop))
-        };
-        match name {
-            ecommerce::PRODUCT_VIEWED => {
-                if let Some(product) = p.product_id.as_ref().and_then(|id| id.product(shop)) {
+        self.fold(&Change::of(shop, name, p), at);
+    }
+
+    /// Folds one [`Change`] that happened at `at` into the profile (what
+    /// [`Visitor::observe`] does once the event is resolved against the catalogue).
+    pub fn fold(&mut self, change: &Change, at: i64) {
+        match change {
+            Change::Viewed { product, price } => {
+                if let Some(product) = *product {
                     push_recent(&mut self.viewed, product, at, VIEWED_KEPT);
                 }
-                if let Some(price) = p.price.as_ref().and_then(Scalar::price) {
-                    if self.prices.len() == PRICES_KEPT {
-                        self.prices.remove(0);
+                if let Some(price) = *price {
+                    if self.prices.len() >= PRICES_KEPT {
+                        // A ring: the oldest of the kept prices is overwritten (their order
+                        // does not matter to the band).
+                        let oldest = self.priced_views as usize % self.prices.len();
+                        self.prices[oldest] = price;
+                    } else {
+                        self.prices.push(price);
                     }
-                    self.prices.push(price);
                     self.priced_views += 1;
                 }
             }
-            ecommerce::CART_UPDATED => {
+            Change::Cart(lines) => {
                 self.cart.clear();
-                for product in lines() {
+                for &product in lines {
                     if !self.cart.contains(&product) {
                         self.cart.push(product);
                     }
                 }
             }
-            ecommerce::ORDER_COMPLETED => {
-                for product in lines() {
+            Change::Order(lines) => {
+                for &product in lines {
                     self.purchased.retain(|&q| q != product);
                     self.purchased.push(product);
                 }
                 self.cart.clear();
             }
-            protocol::experiment::BLOCK_VIEWED => {
-                for id in p.product_ids.iter().flatten() {
-                    if let Some(product) = id.product(shop) {
-                        push_recent(&mut self.shown, product, at, SHOWN_KEPT);
-                    }
+            Change::Shown(products) => {
+                for &product in products {
+                    push_recent(&mut self.shown, product, at, SHOWN_KEPT);
                 }
             }
-            _ => {}
+            Change::Nothing => {}
+        }
+    }
+
+    /// Brings into the cache the parts of the profile that folding `change` reads and writes
+    /// (a hint: the profile is unchanged).
+    fn prefetch_for(&self, change: &Change) {
+        match change {
+            Change::Viewed { .. } => {
+                prefetch_slice(&self.viewed);
+                prefetch(
+                    self.prices
+                        .as_ptr()
+                        .wrapping_add(self.priced_views as usize % PRICES_KEPT),
+                );
+            }
+            Change::Cart(_) => prefetch_slice(&self.cart),
+            Change::Order(_) => {
+                prefetch_slice(&self.purchased);
+                prefetch_slice(&self.cart);
+            }
+            Change::Shown(_) => prefetch_slice(&self.shown),
+            Change::Nothing => {}
         }
     }
 
@@ -554,14 +641,35 @@ impl Visitor {
     }
 }
 
+/// Events a [`Profiles`] holds back before folding them (see [`Profiles::update`]).
+const PIPELINE: usize = 2;
+
+/// One parsed event waiting in [`Profiles`]' pipeline.
+#[derive(Debug, Clone)]
+struct Pending {
+    /// [`Profiles::key`] of its visitor.
+    key: u64,
+    change: Change,
+    at: i64,
+}
+
 /// Visitor profiles by anonymous ID, updated one event (its JSON text) at a time: what a
 /// long-running server (or the benchmark) keeps in memory. Keyed by a 64-bit hash of the ID
-/// (no key string to compare, one cache miss less per update; two of 100,000 IDs collide with
-/// a probability of about 3 in 10^10).
+/// (no key string to compare; two of 100,000 IDs collide with a probability of about 3 in
+/// 10^10), the profiles stored in a [`KeyTable`].
+///
+/// With many profiles an update is dominated by memory latency (the profile's slot, then its
+/// lists: two dependent cache misses, each usually a TLB miss too), so updates are pipelined:
+/// each update parses its event and prefetches its slot, looks up the profile of the event
+/// before it and prefetches that profile's lists, and folds the event before that. Each event
+/// is thus folded, in order, [`PIPELINE`] updates later, and [`Profiles::flush`] (which
+/// [`Profiles::get`] and [`Profiles::count`] call) folds every event still held.
 #[derive(Debug, Clone, Default)]
 pub struct Profiles {
-    /// The profiles, by [`Profiles::key`] of their anonymous ID.
-    pub by_visitor: IdMap<u64, Visitor>,
+    table: KeyTable<Visitor>,
+    /// Parsed events not folded yet, oldest first (at most [`PIPELINE`] between updates): the
+    /// newest with its slot prefetched, the other with its profile's lists.
+    pending: VecDeque<Pending>,
 }
 
 impl Profiles {
@@ -573,24 +681,65 @@ impl Profiles {
         h.finish()
     }
 
-    /// The profile of an anonymous ID.
-    pub fn get(&self, anonymous_id: &str) -> Option<&Visitor> {
-        self.by_visitor.get(&Self::key(anonymous_id))
+    /// The profile of an anonymous ID, with every event given so far folded in.
+    pub fn get(&mut self, anonymous_id: &str) -> Option<&Visitor> {
+        self.flush();
+        self.table.get(Self::key(anonymous_id))
+    }
+
+    /// Profiles held, with every event given so far folded in.
+    pub fn count(&mut self) -> usize {
+        self.flush();
+        self.table.len()
+    }
+
+    /// Folds every event still held back.
+    pub fn flush(&mut self) {
+        while let Some(p) = self.pending.pop_front() {
+            self.visitor(p.key).fold(&p.change, p.at);
+        }
+    }
+
+    /// A visitor's profile, created on first sight with room for the lists every visitor
+    /// fills (allocated together, so they usually share a page: one TLB miss less per update).
+    fn visitor(&mut self, key: u64) -> &mut Visitor {
+        self.table.get_or_insert_with(key, || Visitor {
+            viewed: Vec::with_capacity(16),
+            prices: Vec::with_capacity(PRICES_KEPT),
+            ..Visitor::default()
+        })
     }
 
     /// Parses one event and folds it into its visitor's profile (created on first sight);
-    /// false when the text is not an event with an `anonymousId`.
+    /// false when the text is not an event with an `anonymousId`. The fold happens
+    /// [`PIPELINE`] updates later, or at [`Profiles::flush`] (see the type's doc).
     pub fn update(&mut self, shop: &Shop, text: &str, at: i64) -> bool {
-        let Some(event) = ProfileUpdate::parse(text) else {
-            return false;
+        let (key, change) = {
+            let Some(event) = ProfileUpdate::parse(text) else {
+                return false;
+            };
+            let Some(id) = event.anonymous_id.as_deref() else {
+                return false;
+            };
+            let change = match event.event.as_deref() {
+                Some(name) => Change::of(shop, name, &event.properties),
+                None => Change::Nothing,
+            };
+            (Self::key(id), change)
         };
-        let Some(id) = event.anonymous_id.as_deref() else {
-            return false;
-        };
-        self.by_visitor
-            .entry(Self::key(id))
-            .or_default()
-            .apply(shop, &event, at);
+        // The events already held, oldest first: fold the one whose lists were prefetched an
+        // update ago; look up the next (its slot was prefetched) and prefetch its lists.
+        if self.pending.len() == PIPELINE {
+            if let Some(p) = self.pending.pop_front() {
+                self.visitor(p.key).fold(&p.change, p.at);
+            }
+        }
+        if let Some(p) = self.pending.pop_back() {
+            self.visitor(p.key).prefetch_for(&p.change);
+            self.pending.push_back(p);
+        }
+        self.table.prefetch(key);
+        self.pending.push_back(Pending { key, change, at });
         true
     }
 }
@@ -1521,6 +1670,101 @@ pub(crate) mod tests {
         assert_eq!(typed.shown, vec![(3, 3), (4, 3)]);
         assert_eq!(typed.prices, vec![10.0, 30.5]);
         assert!(ProfileUpdate::parse("{not json").is_none() && !validate_event("[1,"));
+    }
+
+    #[test]
+    fn kept_prices_are_the_latest_fifty() {
+        let shop = priced_shop();
+        let mut v = Visitor::default();
+        for i in 1..=60 {
+            v.fold(
+                &Change::Viewed {
+                    product: None,
+                    price: Some(i as f32),
+                },
+                i,
+            );
+        }
+        let mut kept = v.prices.clone();
+        kept.sort_by(f32::total_cmp);
+        let latest: Vec<f32> = (11..=60).map(|i| i as f32).collect();
+        assert_eq!(kept, latest);
+        assert_eq!(v.priced_views, 60);
+        // The band reads the latest fifty: 11..=60 has quartiles 23.25, 35.5, 47.75.
+        assert_eq!(
+            v.band(),
+            Some(Band {
+                low: 23.25,
+                median: 35.5,
+                high: 47.75
+            })
+        );
+        // Unknown products and invalid prices change nothing.
+        let before = v.clone();
+        v.observe(
+            &shop,
+            ecommerce::PRODUCT_VIEWED,
+            &props(json!({"product_id": "nope", "price": -3})),
+            61,
+        );
+        assert_eq!(v, before);
+    }
+
+    #[test]
+    fn pipelined_profiles_fold_every_event_in_order() {
+        let shop = priced_shop();
+        let ids = ["a", "b", "c", "d", "e"];
+        let mut texts = Vec::new();
+        for i in 0..40usize {
+            // Three visitors interleaved, then one visitor's events back to back.
+            let visitor = if i >= 34 {
+                "v9".to_string()
+            } else {
+                format!("v{}", i % 3 + i / 20)
+            };
+            let product = ids[(i * 7) % 5];
+            let text = match i % 4 {
+                0 | 1 => format!(
+                    r#"{{"event":"Product Viewed","anonymousId":"{visitor}","properties":{{"product_id":"{product}","price":{i}}}}}"#
+                ),
+                2 => format!(
+                    r#"{{"event":"Cart Updated","anonymousId":"{visitor}","properties":{{"products":[{{"product_id":"{product}"}},{{"product_id":"a"}}]}}}}"#
+                ),
+                _ => format!(
+                    r#"{{"event":"Order Completed","anonymousId":"{visitor}","properties":{{"products":[{{"product_id":"{product}"}}]}}}}"#
+                ),
+            };
+            texts.push((visitor, text));
+        }
+        let mut profiles = Profiles::default();
+        let mut expected: HashMap<String, Visitor> = HashMap::new();
+        for (i, (visitor, text)) in texts.iter().enumerate() {
+            assert!(profiles.update(&shop, text, i as i64));
+            let update = ProfileUpdate::parse(text).unwrap();
+            expected
+                .entry(visitor.clone())
+                .or_default()
+                .apply(&shop, &update, i as i64);
+        }
+        assert!(!profiles.update(&shop, "{not json", 99));
+        assert!(!profiles.update(&shop, r#"{"event":"Product Viewed"}"#, 99));
+        // No event is lost or reordered by the pipeline: get() folds the ones held back.
+        assert_eq!(profiles.count(), expected.len());
+        for (visitor, v) in &expected {
+            assert_eq!(profiles.get(visitor), Some(v), "{visitor}");
+            assert!(!v.viewed.is_empty());
+        }
+        assert_eq!(profiles.get("nobody"), None);
+        // An update is visible to get() right after it.
+        assert!(profiles.update(
+            &shop,
+            r#"{"event":"Product Viewed","anonymousId":"new","properties":{"product_id":"e"}}"#,
+            100
+        ));
+        assert_eq!(
+            profiles.get("new").map(|v| v.viewed.clone()),
+            Some(vec![(4, 100)])
+        );
     }
 
     #[test]
