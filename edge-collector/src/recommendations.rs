@@ -705,25 +705,20 @@ pub async fn serve(req: Request, env: &Env) -> Result<Response> {
             products.push(p.clone());
             added_at.push(*at);
         }
-        let all_sold_out = c
-            .sold_out_all
-            .as_ref()
-            .filter(|_| !placement.filters.in_stock);
-        let page_sold_out = q
-            .product
-            .as_ref()
-            .and_then(|id| c.sold_out.get(id))
-            .and_then(|(_, p)| p.as_deref());
-        let sold_out = all_sold_out
-            .map(|(_, all)| all.as_slice())
-            .unwrap_or_default()
-            .iter()
-            .chain(page_sold_out);
+        // Sold-out products are never in the available catalogue: the placement's own when
+        // it shows them, else the page's product if it is sold out.
+        let sold_out: &[Listed] = match (&c.sold_out_all, &q.product) {
+            (Some((_, all)), _) if !placement.filters.in_stock => all,
+            (_, Some(id)) => c
+                .sold_out
+                .get(id)
+                .and_then(|(_, p)| p.as_deref())
+                .map_or(&[], std::slice::from_ref),
+            _ => &[],
+        };
         for (p, at) in sold_out {
-            if !products.iter().any(|listed: &Product| listed.id == p.id) {
-                products.push(p.clone());
-                added_at.push(*at);
-            }
+            products.push(p.clone());
+            added_at.push(*at);
         }
         let interactions: &[DailyInteraction] =
             c.interactions.as_ref().map_or(&[], |i| i.rows.as_slice());
