@@ -38,6 +38,7 @@ mod ingest;
 mod limits;
 mod neighbours;
 mod placements;
+mod popularity;
 mod profiles;
 mod push;
 mod recommendations;
@@ -75,7 +76,8 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     })
 }
 
-/// The cron trigger (`[triggers] crons` in wrangler.toml): refreshes the item-to-item tables.
+/// The cron trigger (`[triggers] crons` in wrangler.toml): folds new events into the
+/// interaction counts and refreshes the item-to-item tables.
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     if let Err(e) = neighbours::scheduled(&env).await {

@@ -7,8 +7,8 @@
 //! visitor cookie: guests get recommendations from their own session's events.
 
 use engine::catalogue::Product;
-use engine::recommend_placement::{default_placement, serve as serve_block, Placement};
 use engine::recommend::InteractionKind;
+use engine::recommend_placement::{default_placement, serve as serve_block, Placement};
 use engine::recommenders::{
     Context, DailyInteraction, Relation, Scalar, Shop, UpdateProperties, Visitor, DAY_MS,
 };
@@ -23,10 +23,9 @@ use std::rc::Rc;
 
 use worker::{wasm_bindgen::JsValue, D1Database, Date, Env, Request, Response, Result};
 
+use crate::popularity::{self, WINDOW_MS};
 use crate::reply;
 
-/// How far back popularity looks.
-const WINDOW_MS: i64 = 30 * 24 * 3600 * 1000;
 /// Latest events of the visitor read per request.
 const VISITOR_EVENTS: u32 = 300;
 /// Most products named in `cart`.
@@ -38,30 +37,16 @@ const LOAD_CATALOGUE: &str = "SELECT id, title, price, old_price, currency, cate
     FROM products WHERE site_id = ?1 AND available = 1 ORDER BY feed_position";
 
 /// One sold-out product: the page's own (for its neighbours and category).
-const LOAD_SOLD_OUT_ONE: &str = "SELECT id, title, price, old_price, currency, category, available, \
+const LOAD_SOLD_OUT_ONE: &str =
+    "SELECT id, title, price, old_price, currency, category, available, \
     image, url, brand, attributes, COALESCE(added_at_ms, updated_at_ms) AS added_at_ms \
     FROM products WHERE site_id = ?1 AND id = ?2 AND available = 0";
 
 /// All sold-out products, for a placement whose `filters.inStock` is off.
-const LOAD_SOLD_OUT_ALL: &str = "SELECT id, title, price, old_price, currency, category, available, \
+const LOAD_SOLD_OUT_ALL: &str =
+    "SELECT id, title, price, old_price, currency, category, available, \
     image, url, brand, attributes, COALESCE(added_at_ms, updated_at_ms) AS added_at_ms \
     FROM products WHERE site_id = ?1 AND available = 0 ORDER BY feed_position";
-
-/// Distinct visitors per product, kind of interaction and day, leaving out events flagged as
-/// bots. Product IDs may be sent as numbers, hence the casts. [`record`] keeps the cached
-/// result current with the events this isolate stores.
-const LOAD_INTERACTIONS: &str = "SELECT product_id, kind, day, COUNT(DISTINCT visitor) AS visitors FROM ( \
-    SELECT CAST(json_extract(raw, '$.properties.product_id') AS TEXT) AS product_id, 'view' AS kind, \
-           COALESCE(user_id, anonymous_id) AS visitor, received_at_ms / 86400000 AS day \
-      FROM events WHERE site_id = ?1 AND event = 'Product Viewed' AND received_at_ms > ?2 AND bot = 0 \
-    UNION ALL \
-    SELECT CAST(json_extract(line.value, '$.product_id') AS TEXT), \
-           CASE e.event WHEN 'Order Completed' THEN 'purchase' ELSE 'cart' END, \
-           COALESCE(e.user_id, e.anonymous_id), e.received_at_ms / 86400000 \
-      FROM events e, json_each(e.raw, '$.properties.products') line \
-      WHERE e.site_id = ?1 AND e.event IN ('Cart Updated', 'Order Completed') AND e.received_at_ms > ?2 \
-        AND e.bot = 0 \
-  ) WHERE product_id IS NOT NULL GROUP BY product_id, kind, day";
 
 const LOAD_PLACEMENT: &str = "SELECT config FROM placements WHERE site_id = ?1 AND name = ?2";
 
@@ -430,9 +415,10 @@ async fn read(
             Load::Catalogue => db
                 .prepare(LOAD_CATALOGUE)
                 .bind(std::slice::from_ref(&site_param))?,
-            Load::Interactions => db.prepare(LOAD_INTERACTIONS).bind(&[
+            Load::Interactions => db.prepare(popularity::LOAD).bind(&[
                 site_param.clone(),
                 JsValue::from_f64((now - WINDOW_MS) as f64),
+                JsValue::from_f64((now - WINDOW_MS).div_euclid(DAY_MS) as f64),
             ])?,
             Load::Placement => db
                 .prepare(LOAD_PLACEMENT)
@@ -636,9 +622,8 @@ pub async fn serve(req: Request, env: &Env) -> Result<Response> {
             loads.push(Load::Catalogue);
         }
         if let Some(id) = &q.product {
-            let listed = catalogue.is_some_and(|(_, products)| {
-                products.iter().any(|(p, _)| &p.id == id)
-            });
+            let listed =
+                catalogue.is_some_and(|(_, products)| products.iter().any(|(p, _)| &p.id == id));
             let known = c
                 .sold_out
                 .get(id)
@@ -698,7 +683,12 @@ pub async fn serve(req: Request, env: &Env) -> Result<Response> {
         let c = c.borrow();
         let missing = || worker::Error::RustError("the cache lost what was just read".into());
         let catalogue = c.catalogue.as_ref().ok_or_else(missing)?.1.clone();
-        let placement = c.placements.get(&q.placement).ok_or_else(missing)?.1.clone();
+        let placement = c
+            .placements
+            .get(&q.placement)
+            .ok_or_else(missing)?
+            .1
+            .clone();
         let mut products = Vec::with_capacity(catalogue.len() + 1);
         let mut added_at = Vec::with_capacity(catalogue.len() + 1);
         for (p, at) in catalogue.iter() {
