@@ -87,19 +87,20 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
 }
 
 async fn route(req: Request, env: &Env, path: &str) -> Result<Response> {
-    // Writes that change what recommendations serve drop that part of this isolate's cache
-    // once they are done (events are counted into it by `ingest` instead).
+    // Writes that change what recommendations serve drop those parts of this isolate's cache
+    // once they are done (events are counted into it by `ingest` instead; the refresh drops
+    // the counts so the next block reads what it folded).
     let changes = match (req.method(), path) {
         (Method::Get | Method::Head | Method::Options, _) => None,
-        (_, "/v1/admin/catalogue" | "/v1/admin/catalogue/retire") => Some(Part::Catalogue),
-        (_, p) if p.starts_with("/v1/admin/placements") => Some(Part::Placements),
-        (_, "/v1/admin/neighbours/refresh") => Some(Part::Neighbours),
-        (_, p) if p.starts_with("/v1/profiles") => Some(Part::Interactions),
+        (_, "/v1/admin/catalogue" | "/v1/admin/catalogue/retire") => Some(&[Part::Catalogue][..]),
+        (_, p) if p.starts_with("/v1/admin/placements") => Some(&[Part::Placements][..]),
+        (_, "/v1/admin/neighbours/refresh") => Some(&[Part::Neighbours, Part::Interactions][..]),
+        (_, p) if p.starts_with("/v1/profiles") => Some(&[Part::Interactions][..]),
         _ => None,
     };
     let answer = serve(req, env, path).await;
-    if let Some(part) = changes {
-        recommendations::forget(part);
+    for part in changes.into_iter().flatten() {
+        recommendations::forget(*part);
     }
     answer
 }

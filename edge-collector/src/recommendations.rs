@@ -696,10 +696,11 @@ pub async fn serve(req: Request, env: &Env) -> Result<Response> {
             added_at.push(*at);
         }
         // Sold-out products are never in the available catalogue: the placement's own when
-        // it shows them, else the page's product if it is sold out.
+        // it shows them, else the page's product if it is sold out (an entry kept from when it
+        // was, if the catalogue lists it again, is not used).
         let sold_out: &[Listed] = match (&c.sold_out_all, &q.product) {
             (Some((_, all)), _) if !placement.filters.in_stock => all,
-            (_, Some(id)) => c
+            (_, Some(id)) if !catalogue.iter().any(|(p, _)| &p.id == id) => c
                 .sold_out
                 .get(id)
                 .and_then(|(_, p)| p.as_deref())
