@@ -804,3 +804,120 @@ fn respond(
     };
     reply::json(200, &answer)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(name: &str, visitor: &str, properties: &str) -> ValidEvent {
+        ValidEvent {
+            message_id: format!("m-{visitor}-{name}"),
+            kind: "track",
+            name: Some(name.to_string()),
+            anonymous_id: Some(visitor.to_string()),
+            user_id: None,
+            timestamp_ms: None,
+            sent_at_ms: None,
+            properties: properties.to_string(),
+            traits: "{}".into(),
+            context: "{}".into(),
+            raw: "{}".into(),
+        }
+    }
+
+    fn counts() -> Vec<(String, InteractionKind, u32)> {
+        CACHE.with(|c| {
+            let c = c.borrow();
+            let mut rows: Vec<_> = c
+                .interactions
+                .as_ref()
+                .map(|i| {
+                    i.rows
+                        .iter()
+                        .map(|r| (r.product_id.clone(), r.kind, r.visitors))
+                        .collect()
+                })
+                .unwrap_or_default();
+            rows.sort_by(|a, b| (&a.0, a.1 as u8).cmp(&(&b.0, b.1 as u8)));
+            rows
+        })
+    }
+
+    #[test]
+    fn stored_events_count_once_per_visitor_product_kind_and_day() {
+        let day = 20_000 * DAY_MS;
+        let order = r#"{"products":[{"product_id":"A"},{"product_id":7}]}"#;
+        let events = [
+            event(ecommerce::ORDER_COMPLETED, "ann", order),
+            event(ecommerce::ORDER_COMPLETED, "ann", order),
+            event(
+                ecommerce::ORDER_COMPLETED,
+                "bob",
+                r#"{"products":[{"product_id":"A"}]}"#,
+            ),
+            event(ecommerce::PRODUCT_VIEWED, "ann", r#"{"product_id":"A"}"#),
+            event("Bench", "ann", r#"{"product_id":"A"}"#),
+        ];
+        // Nothing cached yet: nothing to count into (the next read sees the stored events).
+        record("s", day, events.iter());
+        assert!(counts().is_empty());
+        CACHE.with(|c| {
+            let mut c = c.borrow_mut();
+            let c = c.of("s");
+            let stamp = c.stamp(Part::Interactions, 0);
+            c.interactions = Some(Interactions {
+                stamp,
+                rows: Vec::new(),
+                added: HashSet::new(),
+            });
+        });
+        record("other-site", day, events.iter());
+        assert!(counts().is_empty());
+        record("s", day, events.iter());
+        let purchase = InteractionKind::Purchase;
+        assert_eq!(
+            counts(),
+            [
+                ("7".to_string(), purchase, 1),
+                ("A".to_string(), InteractionKind::View, 1),
+                ("A".to_string(), purchase, 1),
+                ("A".to_string(), purchase, 1),
+            ]
+        );
+        // The next day, the same buyer counts again.
+        record("s", day + DAY_MS, events[..1].iter());
+        assert_eq!(counts().len(), 6);
+    }
+
+    #[test]
+    fn history_reads_the_latest_views_and_baskets() {
+        let row = |event: &str, properties: &str| EventRow {
+            event: event.to_string(),
+            event_time_ms: 0.0,
+            properties: Some(properties.to_string()),
+        };
+        let mut events: Vec<EventRow> = (0..25)
+            .map(|i| {
+                row(
+                    ecommerce::PRODUCT_VIEWED,
+                    &format!(r#"{{"product_id":{i}}}"#),
+                )
+            })
+            .collect();
+        events.insert(
+            1,
+            row(
+                ecommerce::CART_UPDATED,
+                r#"{"products":[{"product_id":"c"}]}"#,
+            ),
+        );
+        events.insert(
+            2,
+            row("Recommendation Block Viewed", r#"{"product_ids":["x"]}"#),
+        );
+        let ids = history_products(&events);
+        assert_eq!(ids.len(), HISTORY_VIEWS + 1);
+        assert_eq!(ids[..3], ["0", "c", "1"]);
+        assert_eq!(ids.last().map(String::as_str), Some("19"));
+    }
+}
