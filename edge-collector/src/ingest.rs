@@ -135,10 +135,13 @@ async fn store(
     } = identity::plan(&db, &site.id, &together, received_ms).await?;
     statements.extend(identity::claim(&db, &site.id, &alone, received_ms)?);
     let mut devices: HashMap<Software, Device> = HashMap::new();
+    // Per checked event, whether it was flagged as a bot.
+    let mut bots = vec![false; checked.len()];
     let rows: Vec<serde_json::Value> = checked
         .iter()
         .zip(&facts)
-        .filter_map(|(c, facts)| match (c, facts) {
+        .zip(bots.iter_mut())
+        .filter_map(|((c, facts), bot)| match (c, facts) {
             (Checked::Valid(e), Some((seen, software))) => {
                 let profile = together
                     .iter()
@@ -152,6 +155,7 @@ async fn store(
                             enrich::device(agent, *webdriver)
                         })
                 });
+                *bot = device.bot;
                 Some(row(
                     e,
                     received_ms,
@@ -191,6 +195,12 @@ async fn store(
             }
         }
     }
+    // The new events count in this isolate's cached popularity at once (bots never count).
+    let counted = checked.iter().zip(&bots).filter_map(|(c, bot)| match c {
+        Checked::Valid(e) if !bot && stored.contains(&e.message_id) => Some(e),
+        _ => None,
+    });
+    crate::recommendations::record(&site.id, received_ms, counted);
 
     let visitor = single_visitor(&checked);
     let verdicts = checked

@@ -38,6 +38,7 @@ mod ingest;
 mod limits;
 mod neighbours;
 mod placements;
+mod popularity;
 mod profiles;
 mod push;
 mod recommendations;
@@ -52,6 +53,7 @@ use worker::{
 };
 
 use cors::Caller;
+use recommendations::Part;
 
 /// Segment's single-event endpoints and the event type each implies.
 const SINGLE_EVENT_PATHS: [(&str, &str); 6] = [
@@ -74,19 +76,36 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     })
 }
 
-/// The cron trigger (`[triggers] crons` in wrangler.toml): refreshes the item-to-item tables.
+/// The cron trigger (`[triggers] crons` in wrangler.toml): folds new events into the
+/// interaction counts and refreshes the item-to-item tables.
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     if let Err(e) = neighbours::scheduled(&env).await {
         worker::console_error!("neighbour refresh failed: {e}");
     }
+    recommendations::forget(Part::Neighbours);
 }
 
 async fn route(req: Request, env: &Env, path: &str) -> Result<Response> {
-    if req.method() != Method::Get {
-        // Events, feeds and erasures change what recommendations read: drop this isolate's cache.
-        recommendations::invalidate();
+    // Writes that change what recommendations serve drop those parts of this isolate's cache
+    // once they are done (events are counted into it by `ingest` instead; the refresh drops
+    // the counts so the next block reads what it folded).
+    let changes = match (req.method(), path) {
+        (Method::Get | Method::Head | Method::Options, _) => None,
+        (_, "/v1/admin/catalogue" | "/v1/admin/catalogue/retire") => Some(&[Part::Catalogue][..]),
+        (_, p) if p.starts_with("/v1/admin/placements") => Some(&[Part::Placements][..]),
+        (_, "/v1/admin/neighbours/refresh") => Some(&[Part::Neighbours, Part::Interactions][..]),
+        (_, p) if p.starts_with("/v1/profiles") => Some(&[Part::Interactions][..]),
+        _ => None,
+    };
+    let answer = serve(req, env, path).await;
+    for part in changes.into_iter().flatten() {
+        recommendations::forget(*part);
     }
+    answer
+}
+
+async fn serve(req: Request, env: &Env, path: &str) -> Result<Response> {
     let single = SINGLE_EVENT_PATHS
         .iter()
         .find(|(p, _)| *p == path)

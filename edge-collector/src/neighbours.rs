@@ -13,7 +13,7 @@ use serde_json::json;
 use worker::{wasm_bindgen::JsValue, D1Database, Date, Env, Request, Response, Result};
 
 use crate::recommendations::NeighbourRow;
-use crate::{auth, reply};
+use crate::{auth, popularity, reply};
 
 /// How far back interactions count for the tables.
 const WINDOW_MS: i64 = 90 * 24 * 3600 * 1000;
@@ -174,7 +174,8 @@ pub async fn refresh(db: &D1Database, site: &str, full: bool) -> Result<Refresh>
     })
 }
 
-/// `POST /v1/admin/neighbours/refresh[?full=1]` (admin key).
+/// `POST /v1/admin/neighbours/refresh[?full=1]` (admin key): also folds new events into the
+/// interaction counts (`popularity`, answered under `popularity`).
 pub async fn refresh_now(req: Request, env: &Env) -> Result<Response> {
     let site = match auth::admin(&req, env)? {
         Ok(site) => site,
@@ -184,14 +185,21 @@ pub async fn refresh_now(req: Request, env: &Env) -> Result<Response> {
         .url()?
         .query_pairs()
         .any(|(k, v)| k == "full" && (v == "1" || v == "true"));
-    let done = refresh(&env.d1("DB")?, &site.id, full).await?;
-    reply::json(200, &json!(done))
+    let db = env.d1("DB")?;
+    let popularity = popularity::fold(&db, &site.id).await?;
+    let done = refresh(&db, &site.id, full).await?;
+    let mut answer = json!(done);
+    answer["popularity"] = json!(popularity);
+    reply::json(200, &answer)
 }
 
-/// The cron trigger: refreshes the site's tables.
+/// The cron trigger: folds new events into the interaction counts and refreshes the site's
+/// tables.
 pub async fn scheduled(env: &Env) -> Result<()> {
     let site = env.var("SITE_ID")?.to_string();
-    let done = refresh(&env.d1("DB")?, &site, false).await?;
+    let db = env.d1("DB")?;
+    popularity::log(&popularity::fold(&db, &site).await);
+    let done = refresh(&db, &site, false).await?;
     worker::console_log!("neighbour refresh: {}", json!(done));
     Ok(())
 }

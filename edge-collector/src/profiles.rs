@@ -202,7 +202,7 @@ async fn erase(db: &D1Database, site: &str, profile: &ProfileRow) -> Result<Resp
     let ids = identities(db, site, &profile.profile_id).await?;
     let site_param = JsValue::from(site);
     let id = JsValue::from(profile.profile_id.as_str());
-    let statements = vec![
+    let mut statements = vec![
         db.prepare(format!("DELETE FROM events WHERE {EVENTS_WHERE}"))
             .bind(&[site_param.clone(), id.clone()])?,
         db.prepare("DELETE FROM identities WHERE site_id = ?1 AND profile_id = ?2")
@@ -210,8 +210,12 @@ async fn erase(db: &D1Database, site: &str, profile: &ProfileRow) -> Result<Resp
         db.prepare(
             "DELETE FROM profiles WHERE site_id = ?1 AND (profile_id = ?2 OR merged_into = ?2)",
         )
-        .bind(&[site_param, id])?,
+        .bind(&[site_param.clone(), id])?,
     ];
+    // The interaction counts include the erased visitor: the next fold rebuilds them.
+    for sql in crate::popularity::RESET {
+        statements.push(db.prepare(sql).bind(std::slice::from_ref(&site_param))?);
+    }
     // One transaction: the erasure happens whole or not at all.
     let results = db.batch(statements).await?;
     let changed = |i: usize| {

@@ -7,56 +7,46 @@
 //! visitor cookie: guests get recommendations from their own session's events.
 
 use engine::catalogue::Product;
+use engine::recommend::InteractionKind;
 use engine::recommend_placement::{default_placement, serve as serve_block, Placement};
-use engine::recommenders::{Context, DailyInteraction, Relation, Shop, UpdateProperties, Visitor};
+use engine::recommenders::{
+    Context, DailyInteraction, Relation, Scalar, Shop, UpdateProperties, Visitor, DAY_MS,
+};
+use protocol::ecommerce;
+use protocol::event::ValidEvent;
 use protocol::ids::{cookie_value, VISITOR_COOKIE, VISITOR_COOKIE_SERVER_COPY};
 use protocol::recommendation::{self as reco, RecommendationBlock, RecommendedItem};
 use serde::Deserialize;
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
-use worker::{wasm_bindgen::JsValue, Date, Env, Request, Response, Result};
+use worker::{wasm_bindgen::JsValue, D1Database, Date, Env, Request, Response, Result};
 
+use crate::popularity::{self, WINDOW_MS};
 use crate::reply;
 
-/// How far back popularity looks.
-const WINDOW_MS: i64 = 30 * 24 * 3600 * 1000;
 /// Latest events of the visitor read per request.
 const VISITOR_EVENTS: u32 = 300;
 /// Most products named in `cart` (the widgets send no more).
 const MAX_CART: usize = reco::MAX_CART;
 
-/// The available catalogue (cached per isolate with the interaction counts, see [`invalidate`]).
+/// The available catalogue (cached per isolate, see [`forget`]).
 const LOAD_CATALOGUE: &str = "SELECT id, title, price, old_price, currency, category, available, \
     image, url, brand, attributes, COALESCE(added_at_ms, updated_at_ms) AS added_at_ms \
     FROM products WHERE site_id = ?1 AND available = 1 ORDER BY feed_position";
 
-/// The sold-out products a request needs: the page's own product (for its neighbours and
-/// category), or all of them for a placement whose `filters.inStock` is off.
-const LOAD_SOLD_OUT: &str = "SELECT id, title, price, old_price, currency, category, available, \
+/// One sold-out product: the page's own (for its neighbours and category).
+const LOAD_SOLD_OUT_ONE: &str =
+    "SELECT id, title, price, old_price, currency, category, available, \
     image, url, brand, attributes, COALESCE(added_at_ms, updated_at_ms) AS added_at_ms \
-    FROM products WHERE site_id = ?1 AND id = ?2 AND available = 0 \
-  UNION ALL \
-  SELECT id, title, price, old_price, currency, category, available, \
-    image, url, brand, attributes, COALESCE(added_at_ms, updated_at_ms) AS added_at_ms \
-    FROM products WHERE site_id = ?1 AND available = 0 AND id != ?2 \
-      AND NOT COALESCE((SELECT json_extract(config, '$.filters.inStock') FROM placements \
-                        WHERE site_id = ?1 AND name = ?3), 1)";
+    FROM products WHERE site_id = ?1 AND id = ?2 AND available = 0";
 
-/// Distinct visitors per product, kind of interaction and day, leaving out events flagged as
-/// bots. Product IDs may be sent as numbers, hence the casts.
-const LOAD_INTERACTIONS: &str = "SELECT product_id, kind, day, COUNT(DISTINCT visitor) AS visitors FROM ( \
-    SELECT CAST(json_extract(raw, '$.properties.product_id') AS TEXT) AS product_id, 'view' AS kind, \
-           COALESCE(user_id, anonymous_id) AS visitor, received_at_ms / 86400000 AS day \
-      FROM events WHERE site_id = ?1 AND event = 'Product Viewed' AND received_at_ms > ?2 AND bot = 0 \
-    UNION ALL \
-    SELECT CAST(json_extract(line.value, '$.product_id') AS TEXT), \
-           CASE e.event WHEN 'Order Completed' THEN 'purchase' ELSE 'cart' END, \
-           COALESCE(e.user_id, e.anonymous_id), e.received_at_ms / 86400000 \
-      FROM events e, json_each(e.raw, '$.properties.products') line \
-      WHERE e.site_id = ?1 AND e.event IN ('Cart Updated', 'Order Completed') AND e.received_at_ms > ?2 \
-        AND e.bot = 0 \
-  ) WHERE product_id IS NOT NULL GROUP BY product_id, kind, day";
+/// All sold-out products, for a placement whose `filters.inStock` is off.
+const LOAD_SOLD_OUT_ALL: &str =
+    "SELECT id, title, price, old_price, currency, category, available, \
+    image, url, brand, attributes, COALESCE(added_at_ms, updated_at_ms) AS added_at_ms \
+    FROM products WHERE site_id = ?1 AND available = 0 ORDER BY feed_position";
 
 const LOAD_PLACEMENT: &str = "SELECT config FROM placements WHERE site_id = ?1 AND name = ?2";
 
@@ -67,18 +57,14 @@ const LOAD_VISITOR_EVENTS: &str = "SELECT event, event_time_ms, \
       AND event IN ('Product Viewed', 'Cart Updated', 'Order Completed', 'Recommendation Block Viewed') \
     ORDER BY received_at_ms DESC LIMIT ?3";
 
-/// The neighbour rows of the page's products (`?2`, a JSON list) and of the visitor's latest
-/// viewed, carted and bought products, read in the same round trip as the visitor's events.
+/// The neighbour rows of some products (`?2`, a JSON list of IDs).
 const LOAD_NEIGHBOURS: &str = "SELECT relation, product_id, neighbours FROM product_neighbours \
-    WHERE site_id = ?1 AND product_id IN ( \
-      SELECT value FROM json_each(?2) \
-      UNION SELECT CAST(json_extract(raw, '$.properties.product_id') AS TEXT) FROM ( \
-        SELECT raw FROM events WHERE site_id = ?1 AND anonymous_id = ?3 AND type = 'track' \
-          AND event = 'Product Viewed' ORDER BY received_at_ms DESC LIMIT 20) \
-      UNION SELECT CAST(json_extract(line.value, '$.product_id') AS TEXT) FROM ( \
-        SELECT raw FROM events WHERE site_id = ?1 AND anonymous_id = ?3 AND type = 'track' \
-          AND event IN ('Cart Updated', 'Order Completed') ORDER BY received_at_ms DESC LIMIT 10) e, \
-        json_each(e.raw, '$.properties.products') line)";
+    WHERE site_id = ?1 AND product_id IN (SELECT value FROM json_each(?2))";
+
+/// The visitor's latest product views whose products' neighbours a block reads.
+const HISTORY_VIEWS: usize = 20;
+/// The visitor's latest cart and order events whose lines' neighbours a block reads.
+const HISTORY_BASKETS: usize = 10;
 
 #[derive(Deserialize)]
 struct ProductRow {
@@ -137,43 +123,193 @@ struct EventRow {
     properties: Option<String>,
 }
 
-/// What every request of the site reads the same way: the available catalogue and the
-/// interaction counts, kept in the isolate's memory for [`CACHE_MS`] and dropped at once when
-/// this isolate handles a write ([`invalidate`], called by the router for every request that is
-/// not a GET). Other isolates see a new order or feed after at most [`CACHE_MS`]; the visitor's
-/// own events are read on every request, never cached.
-struct Base {
-    site: String,
+/// What a write changed, so [`forget`] drops only that part of this isolate's cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// Products (a feed import or a retirement).
+    Catalogue,
+    /// Interaction counts (events erased with a profile).
+    Interactions,
+    /// Placement configurations.
+    Placements,
+    /// The item-to-item tables (a refresh).
+    Neighbours,
+}
+
+impl Part {
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// When a cached entry was read and under which generation of its [`Part`]: it is used while
+/// the generation is unchanged and it is younger than [`CACHE_MS`].
+#[derive(Clone, Copy)]
+struct Stamp {
     generation: u64,
     loaded_ms: i64,
-    products: Vec<Product>,
-    added_at: Vec<i64>,
-    interactions: Vec<DailyInteraction>,
 }
 
-/// How long [`Base`] is reused.
+/// A product and when it entered the catalogue.
+type Listed = (Product, i64);
+
+/// The interaction counts with the (visitor, product, kind, day) sightings [`record`] added
+/// since they were read, so a visitor counts once per product, kind and day.
+struct Interactions {
+    stamp: Stamp,
+    rows: Vec<DailyInteraction>,
+    /// The row of each (product, kind, day), built by [`record`] when it is first called.
+    row_of: HashMap<(String, InteractionKind, i64), usize>,
+    added: HashSet<(String, String, InteractionKind, i64)>,
+}
+
+/// What requests of the site read the same way, kept in the isolate's memory for [`CACHE_MS`]:
+/// the available catalogue, the interaction counts (kept current with the events this isolate
+/// stores, see [`record`]), placement configurations, neighbour rows per product and sold-out
+/// products. A write handled by this isolate drops the part it changed at once ([`forget`]);
+/// other isolates see it after at most [`CACHE_MS`]. The visitor's own events are read on
+/// every request, never cached.
+#[derive(Default)]
+struct Cache {
+    site: String,
+    generations: [u64; 4],
+    catalogue: Option<(Stamp, Rc<Vec<Listed>>)>,
+    interactions: Option<Interactions>,
+    placements: HashMap<String, (Stamp, Rc<Placement>)>,
+    neighbours: HashMap<String, (Stamp, Rc<NeighbourRows>)>,
+    sold_out: HashMap<String, (Stamp, Option<Rc<Listed>>)>,
+    sold_out_all: Option<(Stamp, Rc<Vec<Listed>>)>,
+}
+
+/// A product's stored neighbour rows, parsed.
+type NeighbourRows = Vec<(Relation, Vec<(String, f32)>)>;
+
+/// How long cached entries are reused.
 const CACHE_MS: i64 = 30_000;
+/// Entries per map of the cache before it is emptied (bounds memory on huge catalogues).
+const CACHE_ENTRIES: usize = 50_000;
 
 thread_local! {
-    static BASE: RefCell<Option<Rc<Base>>> = const { RefCell::new(None) };
-    static GENERATION: Cell<u64> = const { Cell::new(0) };
+    static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
 }
 
-/// Drops the cached catalogue and interaction counts (a write may have changed them).
-pub fn invalidate() {
-    GENERATION.with(|g| g.set(g.get().wrapping_add(1)));
+impl Cache {
+    /// The cache of `site` (a different site empties it).
+    fn of(&mut self, site: &str) -> &mut Cache {
+        if self.site != site {
+            *self = Cache {
+                site: site.to_string(),
+                generations: self.generations,
+                ..Cache::default()
+            };
+        }
+        self
+    }
+
+    fn stamp(&self, part: Part, now: i64) -> Stamp {
+        Stamp {
+            generation: self.generations[part.index()],
+            loaded_ms: now,
+        }
+    }
+
+    fn fresh(&self, part: Part, stamp: Stamp, now: i64) -> bool {
+        stamp.generation == self.generations[part.index()] && now - stamp.loaded_ms < CACHE_MS
+    }
 }
 
-fn cached_base(site: &str, now: i64) -> Option<Rc<Base>> {
-    let generation = GENERATION.with(Cell::get);
-    BASE.with(|b| {
-        b.borrow()
-            .as_ref()
-            .filter(|b| {
-                b.site == site && b.generation == generation && now - b.loaded_ms < CACHE_MS
-            })
-            .cloned()
-    })
+/// Drops this isolate's cached `part` (a write changed it).
+pub fn forget(part: Part) {
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        c.generations[part.index()] = c.generations[part.index()].wrapping_add(1);
+    });
+}
+
+/// Counts the events this isolate just stored into its cached interaction counts, as
+/// `LOAD_INTERACTIONS` would count them: each (visitor, product, kind, day) once, bots left
+/// out. A visitor already counted for the same product, kind and day before the counts were
+/// read may count twice until they are read again (at most [`CACHE_MS`] later).
+pub fn record<'a>(site: &str, received_ms: i64, events: impl Iterator<Item = &'a ValidEvent>) {
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.site != site {
+            return;
+        }
+        let Some(counts) = c.interactions.as_mut() else {
+            return;
+        };
+        let day = received_ms.div_euclid(DAY_MS);
+        if counts.row_of.is_empty() {
+            for (i, r) in counts.rows.iter().enumerate() {
+                counts
+                    .row_of
+                    .insert((r.product_id.clone(), r.kind, r.day), i);
+            }
+        }
+        for e in events {
+            let kind = match e.name.as_deref() {
+                Some(ecommerce::PRODUCT_VIEWED) => InteractionKind::View,
+                Some(ecommerce::CART_UPDATED) => InteractionKind::Cart,
+                Some(ecommerce::ORDER_COMPLETED) => InteractionKind::Purchase,
+                _ => continue,
+            };
+            let Some(visitor) = e.user_id.as_ref().or(e.anonymous_id.as_ref()) else {
+                continue;
+            };
+            let Ok(p) = serde_json::from_str::<UpdateProperties>(&e.properties) else {
+                continue;
+            };
+            let products: Vec<String> = if kind == InteractionKind::View {
+                p.product_id.iter().map(id_text).collect()
+            } else {
+                p.products
+                    .iter()
+                    .flatten()
+                    .filter_map(|l| l.product_id.as_ref().map(id_text))
+                    .collect()
+            };
+            for product in products {
+                if !counts
+                    .added
+                    .insert((visitor.clone(), product.clone(), kind, day))
+                {
+                    continue;
+                }
+                // One row per product, kind and day, as read: a block's scoring stays
+                // proportional to the catalogue, not to the traffic.
+                let key = (product, kind, day);
+                match counts.row_of.get(&key) {
+                    Some(&i) => counts.rows[i].visitors += 1,
+                    None => {
+                        counts.row_of.insert(key.clone(), counts.rows.len());
+                        counts.rows.push(DailyInteraction {
+                            product_id: key.0,
+                            kind,
+                            day,
+                            visitors: 1,
+                        });
+                    }
+                }
+            }
+        }
+        // Bounded memory under heavy traffic: past the limit, the next block reads the counts
+        // again (the folded ones plus the events since the fold).
+        if counts.added.len() > SIGHTINGS_KEPT {
+            c.interactions = None;
+        }
+    });
+}
+
+/// Sightings [`record`] keeps before the counts are read again.
+const SIGHTINGS_KEPT: usize = 100_000;
+
+/// A product ID as SQLite's `CAST(... AS TEXT)` writes it.
+fn id_text(id: &Scalar) -> String {
+    match id {
+        Scalar::Text(t) => t.to_string(),
+        Scalar::Number(n) => n.to_string(),
+    }
 }
 
 /// A stored neighbour row.
@@ -254,7 +390,238 @@ pub(crate) fn placement_from(stored: Option<String>, name: &str) -> Placement {
         .unwrap_or_else(|| default_placement(name))
 }
 
-/// Handles the recommendations request.
+/// A statement of a request's round trip, and where its answer goes.
+enum Load {
+    VisitorEvents,
+    Catalogue,
+    Interactions,
+    Placement,
+    SoldOutOne(String),
+    SoldOutAll,
+    Neighbours(Vec<String>),
+}
+
+/// What the request read from D1 (the rest comes from the cache).
+#[derive(Default)]
+struct Read {
+    events: Vec<EventRow>,
+}
+
+/// Runs `loads` in one round trip (none when empty) and puts the answers in the cache, stamped
+/// with the generations of `stamps` (taken before the round trip, so a write handled
+/// meanwhile makes them stale).
+async fn read(
+    db: &D1Database,
+    site: &str,
+    q: &Query,
+    now: i64,
+    loads: Vec<Load>,
+    got: &mut Read,
+) -> Result<()> {
+    if loads.is_empty() {
+        return Ok(());
+    }
+    let site_param = JsValue::from(site);
+    let stamps: [Stamp; 4] = CACHE.with(|c| {
+        let c = c.borrow();
+        [
+            c.stamp(Part::Catalogue, now),
+            c.stamp(Part::Interactions, now),
+            c.stamp(Part::Placements, now),
+            c.stamp(Part::Neighbours, now),
+        ]
+    });
+    let mut statements = Vec::with_capacity(loads.len());
+    for load in &loads {
+        let statement = match load {
+            Load::VisitorEvents => db.prepare(LOAD_VISITOR_EVENTS).bind(&[
+                site_param.clone(),
+                JsValue::from(q.visitor.as_deref().unwrap_or("")),
+                JsValue::from(VISITOR_EVENTS),
+            ])?,
+            Load::Catalogue => db
+                .prepare(LOAD_CATALOGUE)
+                .bind(std::slice::from_ref(&site_param))?,
+            Load::Interactions => db.prepare(popularity::LOAD).bind(&[
+                site_param.clone(),
+                JsValue::from_f64((now - WINDOW_MS) as f64),
+                JsValue::from_f64((now - WINDOW_MS).div_euclid(DAY_MS) as f64),
+            ])?,
+            Load::Placement => db
+                .prepare(LOAD_PLACEMENT)
+                .bind(&[site_param.clone(), JsValue::from(q.placement.as_str())])?,
+            Load::SoldOutOne(id) => db
+                .prepare(LOAD_SOLD_OUT_ONE)
+                .bind(&[site_param.clone(), JsValue::from(id.as_str())])?,
+            Load::SoldOutAll => db
+                .prepare(LOAD_SOLD_OUT_ALL)
+                .bind(std::slice::from_ref(&site_param))?,
+            Load::Neighbours(ids) => {
+                let ids = serde_json::to_string(ids)
+                    .map_err(|e| worker::Error::RustError(e.to_string()))?;
+                db.prepare(LOAD_NEIGHBOURS)
+                    .bind(&[site_param.clone(), JsValue::from(ids)])?
+            }
+        };
+        statements.push(statement);
+    }
+    let results = db.batch(statements).await?;
+    if results.len() != loads.len() {
+        return Err(worker::Error::RustError("D1 answered a short batch".into()));
+    }
+    let listed = |rows: Vec<ProductRow>| -> Vec<Listed> {
+        rows.into_iter()
+            .map(|r| {
+                let added = r.added_at_ms.unwrap_or(0.0) as i64;
+                (Product::from(r), added)
+            })
+            .collect()
+    };
+    // Parsed before the cache is borrowed.
+    let mut answers = Vec::with_capacity(loads.len());
+    for (load, result) in loads.into_iter().zip(results) {
+        answers.push(match load {
+            Load::VisitorEvents => {
+                got.events = result.results()?;
+                continue;
+            }
+            Load::Catalogue => Answer::Catalogue(listed(result.results()?)),
+            Load::Interactions => Answer::Interactions(
+                result
+                    .results::<InteractionRow>()?
+                    .into_iter()
+                    .map(|r| DailyInteraction {
+                        product_id: r.product_id,
+                        kind: r.kind,
+                        day: r.day as i64,
+                        visitors: r.visitors as u32,
+                    })
+                    .collect(),
+            ),
+            Load::Placement => Answer::Placement(placement_from(
+                result
+                    .results::<ConfigRow>()?
+                    .into_iter()
+                    .next()
+                    .map(|r| r.config),
+                &q.placement,
+            )),
+            Load::SoldOutOne(id) => {
+                Answer::SoldOutOne(id, listed(result.results()?).into_iter().next())
+            }
+            Load::SoldOutAll => Answer::SoldOutAll(listed(result.results()?)),
+            Load::Neighbours(ids) => {
+                let mut rows: HashMap<String, NeighbourRows> =
+                    ids.into_iter().map(|id| (id, Vec::new())).collect();
+                for r in result.results::<NeighbourRow>()? {
+                    let (Some(relation), Ok(row)) = (
+                        Relation::parse(&r.relation),
+                        serde_json::from_str::<Vec<(String, f32)>>(&r.neighbours),
+                    ) else {
+                        continue;
+                    };
+                    rows.entry(r.product_id).or_default().push((relation, row));
+                }
+                Answer::Neighbours(rows)
+            }
+        });
+    }
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        let c = c.of(site);
+        let [catalogue, interactions, placements, neighbours] = stamps;
+        for answer in answers {
+            match answer {
+                Answer::Catalogue(products) => c.catalogue = Some((catalogue, Rc::new(products))),
+                Answer::Interactions(rows) => {
+                    c.interactions = Some(Interactions {
+                        stamp: interactions,
+                        rows,
+                        row_of: HashMap::new(),
+                        added: HashSet::new(),
+                    })
+                }
+                Answer::Placement(p) => {
+                    bounded(&mut c.placements);
+                    c.placements
+                        .insert(q.placement.clone(), (placements, Rc::new(p)));
+                }
+                Answer::SoldOutOne(id, product) => {
+                    bounded(&mut c.sold_out);
+                    c.sold_out.insert(id, (catalogue, product.map(Rc::new)));
+                }
+                Answer::SoldOutAll(products) => {
+                    c.sold_out_all = Some((catalogue, Rc::new(products)))
+                }
+                Answer::Neighbours(rows) => {
+                    bounded(&mut c.neighbours);
+                    for (id, row) in rows {
+                        c.neighbours.insert(id, (neighbours, Rc::new(row)));
+                    }
+                }
+            }
+        }
+    });
+    Ok(())
+}
+
+/// A parsed answer of [`read`], put in the cache.
+enum Answer {
+    Catalogue(Vec<Listed>),
+    Interactions(Vec<DailyInteraction>),
+    Placement(Placement),
+    SoldOutOne(String, Option<Listed>),
+    SoldOutAll(Vec<Listed>),
+    Neighbours(HashMap<String, NeighbourRows>),
+}
+
+/// Empties a cache map that grew past [`CACHE_ENTRIES`].
+fn bounded<V>(map: &mut HashMap<String, V>) {
+    if map.len() >= CACHE_ENTRIES {
+        map.clear();
+    }
+}
+
+/// The products whose neighbour rows a visitor's latest events make a block read: those of
+/// the latest [`HISTORY_VIEWS`] product views and of the lines of the latest
+/// [`HISTORY_BASKETS`] cart and order events (`events` newest first).
+fn history_products(events: &[EventRow]) -> Vec<String> {
+    let mut ids = Vec::new();
+    let (mut views, mut baskets) = (0, 0);
+    for e in events {
+        let view = e.event == ecommerce::PRODUCT_VIEWED;
+        let basket = e.event == ecommerce::CART_UPDATED || e.event == ecommerce::ORDER_COMPLETED;
+        if !(view && views < HISTORY_VIEWS || basket && baskets < HISTORY_BASKETS) {
+            continue;
+        }
+        let Some(p) = e
+            .properties
+            .as_deref()
+            .and_then(|p| serde_json::from_str::<UpdateProperties>(p).ok())
+        else {
+            continue;
+        };
+        if view {
+            views += 1;
+            ids.extend(p.product_id.iter().map(id_text));
+        } else {
+            baskets += 1;
+            ids.extend(
+                p.products
+                    .iter()
+                    .flatten()
+                    .filter_map(|l| l.product_id.as_ref().map(id_text)),
+            );
+        }
+    }
+    ids
+}
+
+/// Handles the recommendations request: the visitor's latest events are read from D1 on every
+/// request; the rest comes from this isolate's cache ([`Cache`]), read in the same round trip
+/// when missing. A second round trip happens only for what the first one revealed and the
+/// cache lacks (the neighbours of the visitor's history, the sold-out products of a
+/// placement that shows them).
 pub async fn serve(req: Request, env: &Env) -> Result<Response> {
     let q = match query(&req)? {
         Ok(q) => q,
@@ -263,102 +630,123 @@ pub async fn serve(req: Request, env: &Env) -> Result<Response> {
     let site = env.var("SITE_ID")?.to_string();
     let db = env.d1("DB")?;
     let now = Date::now().as_millis() as i64;
-    let site_param = JsValue::from(site.as_str());
-    // One round trip: the placement, the visitor's events, the neighbour rows of the page and of
-    // the visitor's history, the sold-out products needed, and (when not cached) the catalogue
-    // and interaction counts.
-    let visitor_param = JsValue::from(q.visitor.as_deref().unwrap_or(""));
-    let product_param = JsValue::from(q.product.as_deref().unwrap_or(""));
-    let mut page: Vec<&str> = q.product.iter().map(String::as_str).collect();
-    page.extend(q.cart.iter().map(String::as_str));
-    let page = serde_json::to_string(&page).map_err(|e| worker::Error::RustError(e.to_string()))?;
-    let cached = cached_base(&site, now);
-    let generation = GENERATION.with(Cell::get);
-    let mut statements = vec![
-        db.prepare(LOAD_PLACEMENT)
-            .bind(&[site_param.clone(), JsValue::from(q.placement.as_str())])?,
-        db.prepare(LOAD_VISITOR_EVENTS).bind(&[
-            site_param.clone(),
-            visitor_param.clone(),
-            JsValue::from(VISITOR_EVENTS),
-        ])?,
-        db.prepare(LOAD_NEIGHBOURS).bind(&[
-            site_param.clone(),
-            JsValue::from(page),
-            visitor_param,
-        ])?,
-        db.prepare(LOAD_SOLD_OUT).bind(&[
-            site_param.clone(),
-            product_param,
-            JsValue::from(q.placement.as_str()),
-        ])?,
-    ];
-    if cached.is_none() {
-        statements.push(
-            db.prepare(LOAD_CATALOGUE)
-                .bind(std::slice::from_ref(&site_param))?,
-        );
-        statements.push(db.prepare(LOAD_INTERACTIONS).bind(&[
-            site_param.clone(),
-            JsValue::from_f64((now - WINDOW_MS) as f64),
-        ])?);
-    }
-    let mut results = db.batch(statements).await?.into_iter();
-    let mut next = || {
-        results
-            .next()
-            .ok_or_else(|| worker::Error::RustError("D1 answered a short batch".into()))
-    };
-    let (config, events, neighbours, sold_out) = (next()?, next()?, next()?, next()?);
-    let base = match cached {
-        Some(base) => base,
-        None => {
-            let rows: Vec<ProductRow> = next()?.results()?;
-            let interactions: Vec<DailyInteraction> = next()?
-                .results::<InteractionRow>()?
-                .into_iter()
-                .map(|r| DailyInteraction {
-                    product_id: r.product_id,
-                    kind: r.kind,
-                    day: r.day as i64,
-                    visitors: r.visitors as u32,
-                })
-                .collect();
-            let base = Rc::new(Base {
-                site: site.clone(),
-                generation,
-                loaded_ms: now,
-                added_at: rows
-                    .iter()
-                    .map(|r| r.added_at_ms.unwrap_or(0.0) as i64)
-                    .collect(),
-                products: rows.into_iter().map(Product::from).collect(),
-                interactions,
-            });
-            BASE.with(|b| *b.borrow_mut() = Some(base.clone()));
-            base
-        }
-    };
-    let mut products = base.products.clone();
-    let mut added_at = base.added_at.clone();
-    for r in sold_out.results::<ProductRow>()? {
-        added_at.push(r.added_at_ms.unwrap_or(0.0) as i64);
-        products.push(Product::from(r));
-    }
-    let placement = placement_from(
-        config
-            .results::<ConfigRow>()?
-            .into_iter()
-            .next()
-            .map(|r| r.config),
-        &q.placement,
-    );
-    let mut shop = Shop::new(products, &added_at, &base.interactions, now);
-    let mut visitor = Visitor::default();
+    let mut page: Vec<String> = q.product.iter().cloned().collect();
+    page.extend(q.cart.iter().cloned());
+    let mut got = Read::default();
+
+    // First round trip: the visitor's events and whatever the cache lacks.
+    let mut loads = Vec::new();
     if q.visitor.is_some() {
-        let mut events: Vec<EventRow> = events.results()?;
+        loads.push(Load::VisitorEvents);
+    }
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        let c = c.of(&site);
+        let catalogue = c
+            .catalogue
+            .as_ref()
+            .filter(|(s, _)| c.fresh(Part::Catalogue, *s, now));
+        if catalogue.is_none() {
+            loads.push(Load::Catalogue);
+        }
+        if let Some(id) = &q.product {
+            let listed =
+                catalogue.is_some_and(|(_, products)| products.iter().any(|(p, _)| &p.id == id));
+            let known = c
+                .sold_out
+                .get(id)
+                .is_some_and(|(s, _)| c.fresh(Part::Catalogue, *s, now));
+            if !listed && !known {
+                loads.push(Load::SoldOutOne(id.clone()));
+            }
+        }
+        if !c
+            .interactions
+            .as_ref()
+            .is_some_and(|i| c.fresh(Part::Interactions, i.stamp, now))
+        {
+            loads.push(Load::Interactions);
+        }
+        if !c
+            .placements
+            .get(&q.placement)
+            .is_some_and(|(s, _)| c.fresh(Part::Placements, *s, now))
+        {
+            loads.push(Load::Placement);
+        }
+        let missing = missing_neighbours(c, &page, now);
+        if !missing.is_empty() {
+            loads.push(Load::Neighbours(missing));
+        }
+    });
+    read(&db, &site, &q, now, loads, &mut got).await?;
+
+    // Second round trip, when the first revealed needs the cache lacks.
+    let history = history_products(&got.events);
+    let mut loads = Vec::new();
+    CACHE.with(|c| {
+        let c = c.borrow();
+        let shows_sold_out = c
+            .placements
+            .get(&q.placement)
+            .is_some_and(|(_, p)| !p.filters.in_stock);
+        if shows_sold_out
+            && !c
+                .sold_out_all
+                .as_ref()
+                .is_some_and(|(s, _)| c.fresh(Part::Catalogue, *s, now))
+        {
+            loads.push(Load::SoldOutAll);
+        }
+        let missing = missing_neighbours(&c, &history, now);
+        if !missing.is_empty() {
+            loads.push(Load::Neighbours(missing));
+        }
+    });
+    read(&db, &site, &q, now, loads, &mut got).await?;
+
+    // Everything is in the cache now (entries read by this request are used even if a write
+    // made them stale meanwhile: they are what D1 answered).
+    let answer = CACHE.with(|c| -> Result<Response> {
+        let c = c.borrow();
+        let missing = || worker::Error::RustError("the cache lost what was just read".into());
+        let catalogue = c.catalogue.as_ref().ok_or_else(missing)?.1.clone();
+        let placement = c
+            .placements
+            .get(&q.placement)
+            .ok_or_else(missing)?
+            .1
+            .clone();
+        let mut products = Vec::with_capacity(catalogue.len() + 1);
+        let mut added_at = Vec::with_capacity(catalogue.len() + 1);
+        for (p, at) in catalogue.iter() {
+            products.push(p.clone());
+            added_at.push(*at);
+        }
+        // Sold-out products are never in the available catalogue: the placement's own when
+        // it shows them, else the page's product if it is sold out (an entry kept from when it
+        // was, if the catalogue lists it again, is not used).
+        let sold_out: &[Listed] = match (&c.sold_out_all, &q.product) {
+            (Some((_, all)), _) if !placement.filters.in_stock => all,
+            (_, Some(id)) if !catalogue.iter().any(|(p, _)| &p.id == id) => c
+                .sold_out
+                .get(id)
+                .and_then(|(_, p)| p.as_deref())
+                .map_or(&[], std::slice::from_ref),
+            _ => &[],
+        };
+        for (p, at) in sold_out {
+            products.push(p.clone());
+            added_at.push(*at);
+        }
+        let interactions: &[DailyInteraction] =
+            c.interactions.as_ref().map_or(&[], |i| i.rows.as_slice());
+        let mut shop = Shop::new(products, &added_at, interactions, now);
+        let mut visitor = Visitor::default();
+        // Oldest first (the round trip read them newest first).
+        let mut events: Vec<&EventRow> = got.events.iter().collect();
         events.sort_by(|a, b| a.event_time_ms.total_cmp(&b.event_time_ms));
-        for e in &events {
+        for e in events {
             // Only what profiles read is parsed, borrowed from the text.
             let properties: UpdateProperties = e
                 .properties
@@ -367,27 +755,52 @@ pub async fn serve(req: Request, env: &Env) -> Result<Response> {
                 .unwrap_or_default();
             visitor.observe(&shop, &e.event, &properties, e.event_time_ms as i64);
         }
+        for id in page.iter().chain(&history) {
+            if let Some((_, rows)) = c.neighbours.get(id) {
+                for (relation, row) in rows.iter() {
+                    shop.set_neighbours(*relation, id, row);
+                }
+            }
+        }
+        respond(&shop, q, &placement, &visitor, now)
+    })?;
+    Ok(answer)
+}
+
+/// Of `ids`, those whose neighbour rows the cache lacks (or holds stale), each once.
+fn missing_neighbours(c: &Cache, ids: &[String], now: i64) -> Vec<String> {
+    let mut missing: Vec<String> = Vec::new();
+    for id in ids {
+        let cached = c
+            .neighbours
+            .get(id)
+            .is_some_and(|(s, _)| c.fresh(Part::Neighbours, *s, now));
+        if !cached && !missing.contains(id) {
+            missing.push(id.clone());
+        }
     }
-    for r in neighbours.results::<NeighbourRow>()? {
-        let (Some(relation), Ok(row)) = (
-            Relation::parse(&r.relation),
-            serde_json::from_str::<Vec<(String, f32)>>(&r.neighbours),
-        ) else {
-            continue;
-        };
-        shop.set_neighbours(relation, &r.product_id, &row);
-    }
+    missing
+}
+
+/// Serves the block and answers with it.
+fn respond(
+    shop: &Shop,
+    q: Query,
+    placement: &Placement,
+    visitor: &Visitor,
+    now: i64,
+) -> Result<Response> {
     let context = Context {
         product: q.product.as_deref().and_then(|p| shop.number(p)),
         cart: q.cart.iter().filter_map(|p| shop.number(p)).collect(),
         category: q.category.as_deref().and_then(|c| shop.category_number(c)),
     };
     let block = serve_block(
-        &shop,
+        shop,
         &q.placement,
-        &placement,
+        placement,
         q.visitor.as_deref(),
-        &visitor,
+        visitor,
         &context,
         q.limit,
         now,
@@ -418,4 +831,127 @@ pub async fn serve(req: Request, env: &Env) -> Result<Response> {
         items,
     };
     reply::json(200, &answer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(name: &str, visitor: &str, properties: &str) -> ValidEvent {
+        ValidEvent {
+            message_id: format!("m-{visitor}-{name}"),
+            kind: "track",
+            name: Some(name.to_string()),
+            anonymous_id: Some(visitor.to_string()),
+            user_id: None,
+            timestamp_ms: None,
+            sent_at_ms: None,
+            properties: properties.to_string(),
+            traits: "{}".into(),
+            context: "{}".into(),
+            raw: "{}".into(),
+        }
+    }
+
+    fn counts() -> Vec<(String, InteractionKind, u32)> {
+        CACHE.with(|c| {
+            let c = c.borrow();
+            let mut rows: Vec<_> = c
+                .interactions
+                .as_ref()
+                .map(|i| {
+                    i.rows
+                        .iter()
+                        .map(|r| (r.product_id.clone(), r.kind, r.visitors))
+                        .collect()
+                })
+                .unwrap_or_default();
+            rows.sort_by(|a, b| (&a.0, a.1 as u8).cmp(&(&b.0, b.1 as u8)));
+            rows
+        })
+    }
+
+    #[test]
+    fn stored_events_count_once_per_visitor_product_kind_and_day() {
+        let day = 20_000 * DAY_MS;
+        let order = r#"{"products":[{"product_id":"A"},{"product_id":7}]}"#;
+        let events = [
+            event(ecommerce::ORDER_COMPLETED, "ann", order),
+            event(ecommerce::ORDER_COMPLETED, "ann", order),
+            event(
+                ecommerce::ORDER_COMPLETED,
+                "bob",
+                r#"{"products":[{"product_id":"A"}]}"#,
+            ),
+            event(ecommerce::PRODUCT_VIEWED, "ann", r#"{"product_id":"A"}"#),
+            event("Bench", "ann", r#"{"product_id":"A"}"#),
+        ];
+        // Nothing cached yet: nothing to count into (the next read sees the stored events).
+        record("s", day, events.iter());
+        assert!(counts().is_empty());
+        CACHE.with(|c| {
+            let mut c = c.borrow_mut();
+            let c = c.of("s");
+            let stamp = c.stamp(Part::Interactions, 0);
+            c.interactions = Some(Interactions {
+                stamp,
+                // Read from D1: five buyers of A that day.
+                rows: vec![DailyInteraction {
+                    product_id: "A".into(),
+                    kind: InteractionKind::Purchase,
+                    day: 20_000,
+                    visitors: 5,
+                }],
+                row_of: HashMap::new(),
+                added: HashSet::new(),
+            });
+        });
+        record("other-site", day, events.iter());
+        assert_eq!(counts(), [("A".to_string(), InteractionKind::Purchase, 5)]);
+        record("s", day, events.iter());
+        let purchase = InteractionKind::Purchase;
+        assert_eq!(
+            counts(),
+            [
+                ("7".to_string(), purchase, 1),
+                ("A".to_string(), InteractionKind::View, 1),
+                ("A".to_string(), purchase, 7),
+            ]
+        );
+        // The next day, the same buyer counts again, in rows of that day.
+        record("s", day + DAY_MS, events[..1].iter());
+        assert_eq!(counts().len(), 5);
+    }
+
+    #[test]
+    fn history_reads_the_latest_views_and_baskets() {
+        let row = |event: &str, properties: &str| EventRow {
+            event: event.to_string(),
+            event_time_ms: 0.0,
+            properties: Some(properties.to_string()),
+        };
+        let mut events: Vec<EventRow> = (0..25)
+            .map(|i| {
+                row(
+                    ecommerce::PRODUCT_VIEWED,
+                    &format!(r#"{{"product_id":{i}}}"#),
+                )
+            })
+            .collect();
+        events.insert(
+            1,
+            row(
+                ecommerce::CART_UPDATED,
+                r#"{"products":[{"product_id":"c"}]}"#,
+            ),
+        );
+        events.insert(
+            2,
+            row("Recommendation Block Viewed", r#"{"product_ids":["x"]}"#),
+        );
+        let ids = history_products(&events);
+        assert_eq!(ids.len(), HISTORY_VIEWS + 1);
+        assert_eq!(ids[..3], ["0", "c", "1"]);
+        assert_eq!(ids.last().map(String::as_str), Some("19"));
+    }
 }

@@ -277,6 +277,10 @@ fn test() -> Result {
     step("native unit tests", &mut || {
         tools.cargo(&[&["test"], NATIVE].concat())
     })?;
+    // The collector's pure parts (the recommendation cache's counting, history), natively.
+    step("collector unit tests (native)", &mut || {
+        tools.cargo(&["test", "-p", "edge-collector", "--lib"])
+    })?;
     step(
         "recommender accuracy (cargo xtask eval --check)",
         &mut || eval::run_eval(&["--check".to_string()]),

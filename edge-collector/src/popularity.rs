@@ -1,0 +1,166 @@
+//! The interaction counts recommenders score popularity from (bestsellers, trending): distinct
+//! visitors per product, kind of interaction (view 1, cart 3, purchase 10) and day, bots left
+//! out. Folded from the raw events into `product_interactions` (migration 0010) by the cron
+//! trigger and the admin refresh, incrementally: a fold recomputes only the days from the last
+//! folded event on (a day's distinct visitors cannot be updated from the new events alone) and
+//! drops days older than the window. A block reads the folded counts plus the raw events
+//! received since the last fold, so nothing is lost between folds or across a restart.
+
+use serde::Deserialize;
+use serde_json::json;
+use worker::{wasm_bindgen::JsValue, D1Database, Date, Result};
+
+/// How far back popularity looks.
+pub const WINDOW_MS: i64 = 30 * 24 * 3600 * 1000;
+/// Milliseconds per day (the counts' day is `received_at_ms / DAY_MS`).
+const DAY_MS: i64 = engine::recommenders::DAY_MS;
+/// A fold recomputes from this long before the last folded event: an ingest request that took
+/// its receive time before the last fold may have committed after it.
+const LATE_COMMIT_MS: i64 = 5 * 60 * 1000;
+
+/// Counts of the raw events of site `?1` received after `$after` (an SQL expression), grouped
+/// by product, kind and day. Product IDs may be sent as numbers, hence the casts.
+macro_rules! counts_after {
+    ($after:literal) => {
+        concat!(
+            "SELECT product_id, kind, day, COUNT(DISTINCT visitor) AS visitors FROM ( \
+    SELECT CAST(json_extract(raw, '$.properties.product_id') AS TEXT) AS product_id, 'view' AS kind, \
+           COALESCE(user_id, anonymous_id) AS visitor, received_at_ms / 86400000 AS day \
+      FROM events WHERE site_id = ?1 AND event = 'Product Viewed' AND bot = 0 AND received_at_ms > ",
+            $after,
+            " UNION ALL \
+    SELECT CAST(json_extract(line.value, '$.product_id') AS TEXT), \
+           CASE e.event WHEN 'Order Completed' THEN 'purchase' ELSE 'cart' END, \
+           COALESCE(e.user_id, e.anonymous_id), e.received_at_ms / 86400000 \
+      FROM events e, json_each(e.raw, '$.properties.products') line \
+      WHERE e.site_id = ?1 AND e.event IN ('Cart Updated', 'Order Completed') AND e.bot = 0 \
+        AND e.received_at_ms > ",
+            $after,
+            " ) WHERE product_id IS NOT NULL GROUP BY product_id, kind, day"
+        )
+    };
+}
+
+/// The newest interaction event of site `?1` as `last` (each name's newest through the
+/// `events_by_name` index).
+macro_rules! newest {
+    () => {
+        "SELECT max( \
+    COALESCE((SELECT MAX(received_at_ms) FROM events WHERE site_id = ?1 AND event = 'Product Viewed'), 0), \
+    COALESCE((SELECT MAX(received_at_ms) FROM events WHERE site_id = ?1 AND event = 'Cart Updated'), 0), \
+    COALESCE((SELECT MAX(received_at_ms) FROM events WHERE site_id = ?1 AND event = 'Order Completed'), 0)) AS last"
+    };
+}
+
+/// What a block reads: the folded counts of the days from `?3` on, and the counts of the raw
+/// events received after the last fold (and after `?2`, the window's start). A visitor seen on
+/// the same day before and after the last fold counts twice until the next fold.
+pub const LOAD: &str = concat!(
+    "SELECT product_id, kind, day, visitors FROM product_interactions WHERE site_id = ?1 AND day >= ?3 \
+  UNION ALL ",
+    counts_after!(
+        "max(?2, COALESCE((SELECT events_until_ms FROM interaction_folds WHERE site_id = ?1), 0))"
+    )
+);
+
+const FOLDED_UNTIL: &str =
+    "SELECT events_until_ms AS last FROM interaction_folds WHERE site_id = ?1";
+/// The newest interaction event (each name's newest through the `events_by_name` index).
+const NEWEST: &str = newest!();
+/// Days from `?2` on are recomputed; days before `?3` left the window.
+const CLEAR: &str =
+    "DELETE FROM product_interactions WHERE site_id = ?1 AND (day >= ?2 OR day < ?3)";
+/// Counts of the events received after `?2`.
+const FOLD: &str = concat!(
+    "INSERT INTO product_interactions (site_id, product_id, kind, day, visitors) \
+  SELECT ?1, product_id, kind, day, visitors FROM (",
+    counts_after!("?2"),
+    ")"
+);
+/// The newest event the counts include, read in the same transaction as the fold.
+const RECORD: &str = concat!(
+    "INSERT INTO interaction_folds (site_id, events_until_ms, folded_at_ms) SELECT ?1, last, ?2 FROM (",
+    newest!(),
+    ") WHERE true ON CONFLICT (site_id) DO UPDATE SET events_until_ms = excluded.events_until_ms, \
+      folded_at_ms = excluded.folded_at_ms"
+);
+/// An erasure drops the counts (they include the erased visitor); the next fold rebuilds them.
+pub const RESET: [&str; 2] = [
+    "DELETE FROM product_interactions WHERE site_id = ?1",
+    "DELETE FROM interaction_folds WHERE site_id = ?1",
+];
+
+#[derive(Deserialize)]
+struct Last {
+    last: Option<f64>,
+}
+
+/// What a fold did.
+#[derive(Debug, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Fold {
+    /// False when no interaction event arrived since the last fold (nothing was computed).
+    pub computed: bool,
+    /// The first day recomputed (ms since the epoch / 86,400,000).
+    pub from_day: i64,
+    /// Count rows written.
+    pub rows: usize,
+    /// Time taken, ms.
+    pub took_ms: i64,
+}
+
+/// Folds the events of `site` received since the last fold into the stored counts.
+pub async fn fold(db: &D1Database, site: &str) -> Result<Fold> {
+    let started = Date::now().as_millis() as i64;
+    let site_param = JsValue::from(site);
+    let one = |sql: &'static str| db.prepare(sql).bind(std::slice::from_ref(&site_param));
+    let folded = one(FOLDED_UNTIL)?
+        .first::<Last>(None)
+        .await?
+        .and_then(|l| l.last)
+        .map(|l| l as i64);
+    let newest = one(NEWEST)?
+        .first::<Last>(None)
+        .await?
+        .and_then(|l| l.last)
+        .map_or(0, |l| l as i64);
+    if folded.is_some_and(|f| newest <= f) {
+        return Ok(Fold::default());
+    }
+    let window_day = (started - WINDOW_MS).div_euclid(DAY_MS);
+    let from_day = folded
+        .map_or(window_day, |f| (f - LATE_COMMIT_MS).div_euclid(DAY_MS))
+        .max(window_day);
+    let day = |d: i64| JsValue::from_f64(d as f64);
+    let statements = vec![
+        db.prepare(CLEAR)
+            .bind(&[site_param.clone(), day(from_day), day(window_day)])?,
+        db.prepare(FOLD).bind(&[
+            site_param.clone(),
+            JsValue::from_f64((from_day * DAY_MS - 1) as f64),
+        ])?,
+        db.prepare(RECORD)
+            .bind(&[site_param.clone(), JsValue::from_f64(started as f64)])?,
+    ];
+    // One transaction: a block reads the old counts and mark, or the new ones.
+    let results = db.batch(statements).await?;
+    let rows = results
+        .get(1)
+        .and_then(|r| r.meta().ok().flatten())
+        .and_then(|m| m.changes)
+        .unwrap_or(0);
+    Ok(Fold {
+        computed: true,
+        from_day,
+        rows,
+        took_ms: Date::now().as_millis() as i64 - started,
+    })
+}
+
+/// Logs a fold's outcome (cron).
+pub fn log(done: &Result<Fold>) {
+    match done {
+        Ok(done) => worker::console_log!("interaction fold: {}", json!(done)),
+        Err(e) => worker::console_error!("interaction fold failed: {e}"),
+    }
+}
