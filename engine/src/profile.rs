@@ -216,6 +216,17 @@ pub fn cart_changes(before: &[CartLine], after: &[CartLine], at: i64) -> Vec<Car
     changes
 }
 
+/// The event's number within its session (`context.session.seq`), 0 if it has none.
+fn sequence(event: &ProfileEvent) -> u64 {
+    event
+        .raw
+        .get("context")
+        .and_then(|c| c.get("session"))
+        .and_then(|s| s.get(protocol::names::SEQUENCE))
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
+}
+
 /// The value at quantile `q` (0..=1) of sorted `values`, interpolated.
 fn quantile(sorted: &[f64], q: f64) -> f64 {
     let position = q * (sorted.len() - 1) as f64;
@@ -226,7 +237,9 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 /// Computes the profile from the visitor's events (any order) at `now_ms`.
 pub fn summarize(events: &[ProfileEvent], now_ms: i64) -> ProfileSummary {
     let mut events: Vec<&ProfileEvent> = events.iter().collect();
-    events.sort_by_key(|e| e.time_ms);
+    // Events of one batch often share a millisecond: their order within the session (the
+    // tracker's sequence number) decides, so an order then a new cart leaves the cart open.
+    events.sort_by_key(|e| (e.time_ms, sequence(e)));
     let mut out = ProfileSummary {
         first_seen: events.first().map(|e| e.time_ms),
         last_seen: events.last().map(|e| e.time_ms),
@@ -599,6 +612,36 @@ mod tests {
         assert_eq!(p.cart.value, 0.0);
         assert_eq!(p.cart.updated_at, Some(10));
         assert_eq!(p.rfm.recency_days, Some(0));
+    }
+
+    #[test]
+    fn events_of_one_millisecond_keep_their_session_order() {
+        let numbered = |mut e: ProfileEvent, seq: u64| {
+            e.raw["context"]["session"]["seq"] = json!(seq);
+            e
+        };
+        let order = numbered(
+            track(
+                "Order Completed",
+                20,
+                json!({"order_id": "O", "total": 5, "products": [{"product_id": "A"}]}),
+            ),
+            7,
+        );
+        let cart = numbered(
+            track(
+                "Cart Updated",
+                20,
+                json!({"products": [{"product_id": "B", "quantity": 2, "price": 60}]}),
+            ),
+            8,
+        );
+        // Given in either order, the cart captured after the order stays open.
+        for events in [vec![order.clone(), cart.clone()], vec![cart, order]] {
+            let p = summarize(&events, 30);
+            assert_eq!(p.cart.lines.len(), 1, "{:?}", p.cart);
+            assert_eq!(p.cart.value, 120.0);
+        }
     }
 
     #[test]

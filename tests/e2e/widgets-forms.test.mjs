@@ -248,8 +248,13 @@ test('segment and cart targeting from the profile summary (GET /v1/visitor), on 
   assert.deepEqual(answer, { segments: ['customer', 'open_cart'], cartValue: 120 });
   // seg-1 fetched the profile before the order: seg-2 must not decide on that stale answer
   // (earlier versions did, and showed the widget one page late), but on its own fresh one.
+  const log = [];
+  page.on('console', (m) => log.push(`console ${m.type()}: ${m.text()}`));
+  page.on('response', async (r) => { if (r.url().includes('/v1/visitor')) log.push(`visitor ${r.status()} ${await r.text().catch(() => '?')} at ${Date.now()}`); });
+  page.on('request', (r) => { if (r.url().includes('/v1/')) log.push(`request ${r.url().slice(0, 90)} at ${Date.now()}`); });
   await open(page, '/forms-test/seg-2');
-  await waitShown(page, 'for-customers');
+  log.push(`armed at ${Date.now()}`);
+  try { await waitShown(page, 'for-customers'); } catch (e) { console.log('DEBUG', JSON.stringify(log, null, 1), await page.evaluate(() => localStorage.getItem('orbita_visitor'))); throw e; }
   assert.equal((await fetch(`${BASE}/v1/visitor?writeKey=${WRITE_KEY}`)).status, 400);
   assert.equal((await fetch(`${BASE}/v1/visitor?anonymousId=${visitor}`)).status, 401);
 });

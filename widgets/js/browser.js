@@ -172,10 +172,13 @@ export function page(settings, visitor, stored, glue) {
        if nothing came within 5 s (the widgets waiting for it decide on the last page's). */
     const settle = (q) => { if (q || !settled) answer(glue, 'visitor', q ? merged(q) : null); settled = 1; };
     setTimeout(settle, 5000);
-    fetch(settings.endpoint + '/v1/visitor?writeKey=' + encodeURIComponent(settings.writeKey)
+    /* Asked again once, a second later, if the first answer failed. */
+    const ask = (again) => fetch(settings.endpoint + '/v1/visitor?writeKey=' + encodeURIComponent(settings.writeKey)
       + '&anonymousId=' + encodeURIComponent(visitor), { credentials: 'omit' })
-      .then((r) => r.ok && r.text())
-      .then((t) => { if (t) keep(stored, t, PKEY); settle(t && JSON.parse(t)); }, () => settle());
+      .then((r) => (r.ok ? r.text() : Promise.reject(r.status)))
+      .then((t) => { keep(stored, t, PKEY); settle(JSON.parse(t)); })
+      .catch((e) => (again ? settle() : setTimeout(ask, 1000, 1)));
+    ask();
   }
   return [location.pathname, matchMedia('(max-width: 767px), (pointer: coarse)').matches, ...merged(p)];
 }
