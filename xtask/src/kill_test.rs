@@ -7,7 +7,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
-use crate::server::{free_port, Collector, DEMO_WRITE_KEY};
+use crate::server::{free_port_outside_ephemeral, Collector, DEMO_WRITE_KEY};
 use crate::tools::Tools;
 use crate::Result;
 
@@ -20,7 +20,8 @@ pub fn run(tools: &Tools, events: usize) -> Result {
         .root
         .join(format!("target/kill-state-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&state);
-    let port = free_port()?;
+    // The load generator keeps connecting while the server is down: see the port's doc.
+    let port = free_port_outside_ephemeral()?;
     let mut server = Some(Collector::start(tools, port, &state, true, &[])?);
     let mut load = tools
         .command(&tools.node)
@@ -52,7 +53,7 @@ pub fn run(tools: &Tools, events: usize) -> Result {
                 "kill-test: SIGKILLed wrangler and workerd ({kills} of {}); restarting",
                 KILL_AT.len()
             );
-            server = Some(Collector::start(tools, port, &state, true, &[])?);
+            server = Some(restart(tools, port, &state)?);
         }
     }
     let status = load.wait().map_err(|e| e.to_string())?;
@@ -71,4 +72,21 @@ pub fn run(tools: &Tools, events: usize) -> Result {
     }
     println!("kill-test: 1 passed, 0 failed");
     Ok(())
+}
+
+/// Starts the collector again on `port`, up to 5 times a second apart (the killed runtime's
+/// socket may take a moment to go).
+fn restart(tools: &Tools, port: u16, state: &std::path::Path) -> Result<Collector> {
+    let mut attempt = 1;
+    loop {
+        match Collector::start(tools, port, state, true, &[]) {
+            Ok(server) => return Ok(server),
+            Err(e) if attempt < 5 => {
+                println!("kill-test: restart {attempt} failed ({e}); trying again");
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }

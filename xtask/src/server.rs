@@ -36,6 +36,18 @@ pub fn free_port() -> Result<u16> {
         .map_err(|e| e.to_string())
 }
 
+/// A free loopback port below the kernel's ephemeral range (32768 and up here), for a server
+/// restarted on the same port while clients keep connecting to it: a client's own connection
+/// can take an ephemeral port (even connect to itself on it while nothing listens), and then the
+/// restarted server cannot bind it.
+pub fn free_port_outside_ephemeral() -> Result<u16> {
+    let start = 20_000 + (std::process::id() % 10_000) as u16;
+    (start..32_000)
+        .chain(20_000..start)
+        .find(|p| TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .ok_or_else(|| "no free port between 20000 and 32000".into())
+}
+
 /// Has `start` or `start_in` write the workerd config that wrangler dev generates to `json`
 /// (miniflare's `MINIFLARE_WORKERD_CONFIG_DEBUG`), then turns it into a binary config for
 /// `start_workerd` at `binary`, wired straight to the worker (bench/workerd-config.mjs).
