@@ -323,14 +323,7 @@ fn one_at_a_time(
         .output()
         .map_err(|e| format!("cannot run node: {e}"))?;
     let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let field = |name: &str| -> Result<f64> {
-        let key = format!("\"{name}\":");
-        line.split(&key)
-            .nth(1)
-            .and_then(|rest| rest.split([',', '}']).next())
-            .and_then(|v| v.trim().parse().ok())
-            .ok_or_else(|| format!("bench/latency.mjs printed no {name}: {line}"))
-    };
+    let field = |name: &str| crate::bench_tracker::number(&line, name);
     if !out.status.success() || field("non2xx")? > 0.0 {
         return Err(format!("bench/latency.mjs against {path} failed: {line}"));
     }

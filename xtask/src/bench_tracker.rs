@@ -137,7 +137,8 @@ fn sizes(tools: &Tools) -> Result<Vec<SizeRow>> {
 }
 
 /// A number field of a flat JSON object printed by bench/tracker-speed.mjs.
-fn number(line: &str, field: &str) -> Result<f64> {
+/// The number in field `field` of a one-line JSON object printed by a bench script.
+pub(crate) fn number(line: &str, field: &str) -> Result<f64> {
     let key = format!("\"{field}\":");
     line.split(&key)
         .nth(1)
