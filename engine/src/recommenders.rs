@@ -5,7 +5,7 @@
 //!
 //! Every candidate carries a [`Why`], turned into words only for the items a block keeps.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
 use protocol::ecommerce;
 use serde_json::Value;
@@ -296,7 +296,17 @@ impl Shop {
 
     /// The number of the product with this ID.
     pub fn number(&self, id: &str) -> Option<u32> {
-        self.ids.get(id_key(id)).copied()
+        self.number_of(ProductKey::of(id))
+    }
+
+    /// The number of the product with this key.
+    pub fn number_of(&self, key: ProductKey) -> Option<u32> {
+        self.ids.get(key.0).copied()
+    }
+
+    /// Brings the index slot of a product key into the cache (see [`KeyTable::prefetch`]).
+    fn prefetch_key(&self, key: ProductKey) {
+        self.ids.prefetch(key.0);
     }
 
     /// The product with this number.
@@ -493,7 +503,108 @@ pub struct UpdateProperties<'a> {
     pub product_ids: Option<Vec<Scalar<'a>>>,
 }
 
-/// An event parsed for a profile update: only what profiles read, borrowed from the text.
+/// A product ID (text, or a number as SQLite's `CAST(... AS TEXT)` writes it) reduced to the
+/// [`id_key`] the catalogue is indexed by, while the event is parsed: nothing is copied, and
+/// the product's slot in [`Shop`]'s index can be prefetched before it is looked up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProductKey(pub u64);
+
+impl ProductKey {
+    /// The key of a product ID.
+    pub fn of(id: &str) -> ProductKey {
+        ProductKey(id_key(id))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ProductKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = ProductKey;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a product ID (a string or a number)")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<ProductKey, E> {
+                Ok(ProductKey::of(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ProductKey, E> {
+                self.visit_f64(v as f64)
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<ProductKey, E> {
+                self.visit_f64(v as f64)
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<ProductKey, E> {
+                // As [`Scalar`] names a numeric ID.
+                Ok(ProductKey::of(&v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A viewed product's price as events send it (a string or a number): kept when finite and
+/// above 0, else none (the event still counts).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Price(pub Option<f32>);
+
+impl<'de> serde::Deserialize<'de> for Price {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Price(Scalar::deserialize(d)?.price()))
+    }
+}
+
+/// The products of a cart's or an order's lines (`[{"product_id": ...}, ...]`), as keys.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LineKeys(pub Vec<ProductKey>);
+
+impl<'de> serde::Deserialize<'de> for LineKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        struct Line {
+            #[serde(default)]
+            product_id: Option<ProductKey>,
+        }
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = LineKeys;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of lines")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<LineKeys, A::Error> {
+                let mut keys = Vec::with_capacity(seq.size_hint().unwrap_or(1));
+                while let Some(line) = seq.next_element::<Line>()? {
+                    keys.extend(line.product_id);
+                }
+                Ok(LineKeys(keys))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+/// What a profile update reads of `properties`, product IDs as [`ProductKey`]s: the same
+/// fields as [`UpdateProperties`] (which keeps the IDs' text, for callers that need it).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct UpdateKeys {
+    /// Product viewed.
+    #[serde(default)]
+    pub product_id: Option<ProductKey>,
+    /// Its price.
+    #[serde(default)]
+    pub price: Price,
+    /// Cart or order lines' products.
+    #[serde(default)]
+    pub products: Option<LineKeys>,
+    /// Products a recommendation block showed.
+    #[serde(default)]
+    pub product_ids: Option<Vec<ProductKey>>,
+}
+
+/// An event parsed for a profile update: only what profiles read, the visitor and the event
+/// name borrowed from the text, product IDs reduced to keys.
 #[derive(Debug, serde::Deserialize)]
 pub struct ProfileUpdate<'a> {
     /// The `track` event's name.
@@ -503,8 +614,8 @@ pub struct ProfileUpdate<'a> {
     #[serde(borrow, default, rename = "anonymousId")]
     pub anonymous_id: Option<Text<'a>>,
     /// What profiles read of `properties`.
-    #[serde(borrow, default)]
-    pub properties: UpdateProperties<'a>,
+    #[serde(default)]
+    pub properties: UpdateKeys,
 }
 
 impl<'a> ProfileUpdate<'a> {
@@ -517,21 +628,23 @@ impl<'a> ProfileUpdate<'a> {
 /// An event reduced to what a profile keeps, its product IDs resolved to catalogue numbers
 /// (IDs not in the catalogue dropped) and owned, so it can wait in [`Profiles`]' pipeline
 /// without borrowing the event's text.
+/// `P` is a product: its catalogue number, or its [`ProductKey`] before the catalogue was
+/// asked.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub enum Change {
+pub enum Change<P = u32> {
     /// `Product Viewed`: the product and its price, when known and valid.
     Viewed {
         /// The product.
-        product: Option<u32>,
+        product: Option<P>,
         /// Its price (finite, > 0).
         price: Option<f32>,
     },
     /// `Cart Updated`: the products of the snapshot, in order.
-    Cart(Vec<u32>),
+    Cart(Vec<P>),
     /// `Order Completed`: the products bought, in order.
-    Order(Vec<u32>),
+    Order(Vec<P>),
     /// A recommendation block seen: its products.
-    Shown(Vec<u32>),
+    Shown(Vec<P>),
     /// Any other event: the profile does not change.
     #[default]
     Nothing,
@@ -562,6 +675,50 @@ impl Change {
                     .collect(),
             ),
             _ => Change::Nothing,
+        }
+    }
+}
+
+impl Change<ProductKey> {
+    /// The change a `track` event named `name` makes, its products still keys.
+    pub fn keyed(name: &str, p: UpdateKeys) -> Change<ProductKey> {
+        match name {
+            ecommerce::PRODUCT_VIEWED => Change::Viewed {
+                product: p.product_id,
+                price: p.price.0,
+            },
+            ecommerce::CART_UPDATED => Change::Cart(p.products.unwrap_or_default().0),
+            ecommerce::ORDER_COMPLETED => Change::Order(p.products.unwrap_or_default().0),
+            protocol::experiment::BLOCK_VIEWED => Change::Shown(p.product_ids.unwrap_or_default()),
+            _ => Change::Nothing,
+        }
+    }
+
+    /// Brings into the cache the slots of `shop`'s index that [`Change::resolve`] reads.
+    fn prefetch_products(&self, shop: &Shop) {
+        match self {
+            Change::Viewed { product, .. } => product.iter().for_each(|&k| shop.prefetch_key(k)),
+            Change::Cart(keys) | Change::Order(keys) | Change::Shown(keys) => {
+                keys.iter().for_each(|&k| shop.prefetch_key(k))
+            }
+            Change::Nothing => {}
+        }
+    }
+
+    /// The same change with products numbered by `shop` (products not in it dropped).
+    pub fn resolve(self, shop: &Shop) -> Change {
+        let numbers = |keys: Vec<ProductKey>| -> Vec<u32> {
+            keys.into_iter().filter_map(|k| shop.number_of(k)).collect()
+        };
+        match self {
+            Change::Viewed { product, price } => Change::Viewed {
+                product: product.and_then(|k| shop.number_of(k)),
+                price,
+            },
+            Change::Cart(keys) => Change::Cart(numbers(keys)),
+            Change::Order(keys) => Change::Order(numbers(keys)),
+            Change::Shown(keys) => Change::Shown(numbers(keys)),
+            Change::Nothing => Change::Nothing,
         }
     }
 }
@@ -602,9 +759,9 @@ fn quantile(sorted: &[f32], q: f32) -> f32 {
 
 impl Visitor {
     /// Folds a parsed [`ProfileUpdate`] that happened at `at` into the profile.
-    pub fn apply(&mut self, shop: &Shop, update: &ProfileUpdate, at: i64) {
+    pub fn apply(&mut self, shop: &Shop, update: ProfileUpdate, at: i64) {
         if let Some(name) = update.event.as_deref() {
-            self.observe(shop, name, &update.properties, at);
+            self.fold(&Change::keyed(name, update.properties).resolve(shop), at);
         }
     }
 
@@ -722,38 +879,48 @@ impl Visitor {
     }
 }
 
-/// Events a [`Profiles`] holds back before folding them (see [`Profiles::update`]).
-const PIPELINE: usize = 2;
-
 /// One parsed event waiting in [`Profiles`]' pipeline.
 #[derive(Debug, Clone)]
-struct Pending {
+struct Pending<P> {
     /// [`Profiles::key`] of its visitor.
     key: u64,
-    change: Change,
+    change: Change<P>,
     at: i64,
 }
 
-/// Visitor profiles by anonymous ID, updated one event (its JSON text) at a time: what a
-/// long-running server (or the benchmark) keeps in memory. Keyed by a 64-bit hash of the ID
-/// (no key string to compare; two of 100,000 IDs collide with a probability of about 3 in
-/// 10^10), the profiles stored in a [`KeyTable`].
+/// Visitor profiles by anonymous ID, for one shop's catalogue, updated one event (its JSON
+/// text) at a time: what a long-running server (or the benchmark) keeps in memory. Keyed by a
+/// 64-bit hash of the ID (no key string to compare; two of 100,000 IDs collide with a
+/// probability of about 3 in 10^10), the profiles stored in a [`KeyTable`].
 ///
-/// With many profiles an update is dominated by memory latency (the profile's slot, then its
-/// lists: two dependent cache misses, each usually a TLB miss too), so updates are pipelined:
-/// each update parses its event and prefetches its slot, looks up the profile of the event
-/// before it and prefetches that profile's lists, and folds the event before that. Each event
-/// is thus folded, in order, [`PIPELINE`] updates later, and [`Profiles::flush`] (which
+/// With many profiles an update is dominated by memory latency (the event's products in the
+/// catalogue's index, the profile's slot, then its lists: dependent cache misses), so updates
+/// are pipelined: each update parses its event and prefetches its visitor's slot and its
+/// products' index slots; numbers the products of the event before it, looks up that
+/// event's profile and prefetches the profile's lists; and folds the event before that. Each
+/// event is thus folded, in order, two updates later, and [`Profiles::flush`] (which
 /// [`Profiles::get`] and [`Profiles::count`] call) folds every event still held.
-#[derive(Debug, Clone, Default)]
-pub struct Profiles {
+#[derive(Debug, Clone)]
+pub struct Profiles<'s> {
+    shop: &'s Shop,
     table: KeyTable<Visitor>,
-    /// Parsed events not folded yet, oldest first (at most [`PIPELINE`] between updates): the
-    /// newest with its slot prefetched, the other with its profile's lists.
-    pending: VecDeque<Pending>,
+    /// The last event parsed: its slot and its products' index slots prefetched.
+    parsed: Option<Pending<ProductKey>>,
+    /// The event before it: its profile's lists prefetched.
+    looked_up: Option<Pending<u32>>,
 }
 
-impl Profiles {
+impl<'s> Profiles<'s> {
+    /// No profiles yet, for `shop`'s catalogue (profiles hold its product numbers).
+    pub fn new(shop: &'s Shop) -> Profiles<'s> {
+        Profiles {
+            shop,
+            table: KeyTable::default(),
+            parsed: None,
+            looked_up: None,
+        }
+    }
+
     /// The key of an anonymous ID.
     pub fn key(anonymous_id: &str) -> u64 {
         id_key(anonymous_id)
@@ -773,8 +940,24 @@ impl Profiles {
 
     /// Folds every event still held back.
     pub fn flush(&mut self) {
-        while let Some(p) = self.pending.pop_front() {
+        self.advance();
+        self.advance();
+    }
+
+    /// Moves the pipeline one step: folds the looked-up event, and numbers and looks up the
+    /// parsed one (prefetching its profile's lists).
+    fn advance(&mut self) {
+        if let Some(p) = self.looked_up.take() {
             self.visitor(p.key).fold(&p.change, p.at);
+        }
+        if let Some(p) = self.parsed.take() {
+            let change = p.change.resolve(self.shop);
+            self.visitor(p.key).prefetch_for(&change);
+            self.looked_up = Some(Pending {
+                key: p.key,
+                change,
+                at: p.at,
+            });
         }
     }
 
@@ -789,35 +972,24 @@ impl Profiles {
     }
 
     /// Parses one event and folds it into its visitor's profile (created on first sight);
-    /// false when the text is not an event with an `anonymousId`. The fold happens
-    /// [`PIPELINE`] updates later, or at [`Profiles::flush`] (see the type's doc).
-    pub fn update(&mut self, shop: &Shop, text: &str, at: i64) -> bool {
-        let (key, change) = {
-            let Some(event) = ProfileUpdate::parse(text) else {
-                return false;
-            };
-            let Some(id) = event.anonymous_id.as_deref() else {
-                return false;
-            };
-            let change = match event.event.as_deref() {
-                Some(name) => Change::of(shop, name, &event.properties),
-                None => Change::Nothing,
-            };
-            (Self::key(id), change)
+    /// false when the text is not an event with an `anonymousId`. The fold happens two
+    /// updates later, or at [`Profiles::flush`] (see the type's doc).
+    pub fn update(&mut self, text: &str, at: i64) -> bool {
+        let Some(event) = ProfileUpdate::parse(text) else {
+            return false;
         };
-        // The events already held, oldest first: fold the one whose lists were prefetched an
-        // update ago; look up the next (its slot was prefetched) and prefetch its lists.
-        if self.pending.len() == PIPELINE {
-            if let Some(p) = self.pending.pop_front() {
-                self.visitor(p.key).fold(&p.change, p.at);
-            }
-        }
-        if let Some(p) = self.pending.pop_back() {
-            self.visitor(p.key).prefetch_for(&p.change);
-            self.pending.push_back(p);
-        }
+        let Some(id) = event.anonymous_id.as_deref() else {
+            return false;
+        };
+        let key = Self::key(id);
+        let change = match event.event.as_deref() {
+            Some(name) => Change::keyed(name, event.properties),
+            None => Change::Nothing,
+        };
         self.table.prefetch(key);
-        self.pending.push_back(Pending { key, change, at });
+        change.prefetch_products(self.shop);
+        self.advance();
+        self.parsed = Some(Pending { key, change, at });
         true
     }
 }
@@ -1738,7 +1910,7 @@ pub(crate) mod tests {
         for (i, text) in events.iter().enumerate() {
             let update = ProfileUpdate::parse(text).unwrap();
             assert_eq!(update.anonymous_id.as_deref(), Some("v1"));
-            typed.apply(&shop, &update, i as i64);
+            typed.apply(&shop, update, i as i64);
             assert!(validate_event(text) && parse_event(text).is_some());
         }
         // Views a, b; the unknown product 7 is skipped; the order of c empties the cart.
@@ -1748,6 +1920,53 @@ pub(crate) mod tests {
         assert_eq!(typed.shown, vec![(3, 3), (4, 3)]);
         assert_eq!(typed.prices, vec![10.0, 30.5]);
         assert!(ProfileUpdate::parse("{not json").is_none() && !validate_event("[1,"));
+    }
+
+    #[test]
+    fn keyed_updates_fold_as_the_collectors_properties_do() {
+        // The in-memory path (product IDs reduced to keys while parsing) and the collector's
+        // (IDs kept as text, `Visitor::observe`) must build the same profile from any event.
+        let mut products: Vec<Product> = ["a", "b", "7", "2.5", "x\"y"]
+            .iter()
+            .map(|id| product(id, "K", 10.0))
+            .collect();
+        products.push(product("a", "K", 99.0)); // A repeated ID: the last one counts.
+        let shop = Shop::new(products, &[], &[], 0);
+        let events = [
+            r#"{"event":"Product Viewed","anonymousId":"v","properties":{"product_id":"a","price":"12.5 "}}"#,
+            r#"{"event":"Product Viewed","anonymousId":"v","properties":{"product_id":7,"price":-1}}"#,
+            r#"{"event":"Product Viewed","anonymousId":"v","properties":{"product_id":2.5,"price":"n/a"}}"#,
+            r#"{"event":"Product Viewed","anonymousId":"v","properties":{"product_id":"x\"y","price":"inf"}}"#,
+            r#"{"event":"Product Viewed","anonymousId":"v","properties":{"product_id":"\u0062","price":3}}"#,
+            r#"{"event":"Product Viewed","anonymousId":"v","properties":{"product_id":"nope","price":4}}"#,
+            r#"{"event":"Cart Updated","anonymousId":"v","properties":{"products":[{"product_id":"b"},{"product_id":null},{"quantity":2},{"product_id":7},{"product_id":"b"}]}}"#,
+            r#"{"event":"Recommendation Block Viewed","anonymousId":"v","properties":{"product_ids":["a",7,"zz"]}}"#,
+            r#"{"event":"Order Completed","anonymousId":"v","properties":{"products":[{"product_id":"2.5"}],"total":9}}"#,
+            r#"{"event":"Cart Updated","anonymousId":"v","properties":{}}"#,
+        ];
+        let (mut keyed, mut texts) = (Visitor::default(), Visitor::default());
+        for (i, text) in events.iter().enumerate() {
+            keyed.apply(&shop, ProfileUpdate::parse(text).expect(text), i as i64);
+            let v: Value = serde_json::from_str(text).unwrap();
+            let name = v["event"].as_str().unwrap();
+            texts.observe(&shop, name, &props(v["properties"].clone()), i as i64);
+            assert_eq!(keyed, texts, "after {text}");
+        }
+        // Views of a (number 5, the repeated ID), 7 (2), 2.5 (3), x"y (4) and b (1).
+        assert_eq!(
+            keyed.viewed.iter().map(|v| v.0).collect::<Vec<_>>(),
+            vec![5, 2, 3, 4, 1]
+        );
+        assert_eq!(keyed.prices, vec![12.5, 3.0, 4.0]);
+        assert_eq!(keyed.purchased, vec![3]);
+        assert_eq!(
+            keyed.shown.iter().map(|s| s.0).collect::<Vec<_>>(),
+            vec![5, 2]
+        );
+        // An event whose product_ids hold something that is no ID is refused by both.
+        let bad = r#"{"event":"Recommendation Block Viewed","anonymousId":"v","properties":{"product_ids":["a",null]}}"#;
+        assert!(ProfileUpdate::parse(bad).is_none());
+        assert!(serde_json::from_str::<UpdateProperties>(r#"{"product_ids":["a",null]}"#).is_err());
     }
 
     #[test]
@@ -1814,18 +2033,18 @@ pub(crate) mod tests {
             };
             texts.push((visitor, text));
         }
-        let mut profiles = Profiles::default();
+        let mut profiles = Profiles::new(&shop);
         let mut expected: HashMap<String, Visitor> = HashMap::new();
         for (i, (visitor, text)) in texts.iter().enumerate() {
-            assert!(profiles.update(&shop, text, i as i64));
+            assert!(profiles.update(text, i as i64));
             let update = ProfileUpdate::parse(text).unwrap();
             expected
                 .entry(visitor.clone())
                 .or_default()
-                .apply(&shop, &update, i as i64);
+                .apply(&shop, update, i as i64);
         }
-        assert!(!profiles.update(&shop, "{not json", 99));
-        assert!(!profiles.update(&shop, r#"{"event":"Product Viewed"}"#, 99));
+        assert!(!profiles.update("{not json", 99));
+        assert!(!profiles.update(r#"{"event":"Product Viewed"}"#, 99));
         // No event is lost or reordered by the pipeline: get() folds the ones held back.
         assert_eq!(profiles.count(), expected.len());
         for (visitor, v) in &expected {
@@ -1835,7 +2054,6 @@ pub(crate) mod tests {
         assert_eq!(profiles.get("nobody"), None);
         // An update is visible to get() right after it.
         assert!(profiles.update(
-            &shop,
             r#"{"event":"Product Viewed","anonymousId":"new","properties":{"product_id":"e"}}"#,
             100
         ));
