@@ -66,6 +66,8 @@ pub(crate) struct Load {
     pub requests_per_s: f64,
     /// Requests answered in the run.
     pub requests: usize,
+    /// Mean latency, ms.
+    pub mean_ms: f64,
     /// Median latency, ms.
     pub p50_ms: f64,
     /// 99th percentile latency, ms.
@@ -130,6 +132,12 @@ pub(crate) fn wrk(
             .find_map(|l| l.split_once(" requests in "))
             .and_then(|(n, _)| n.trim().parse().ok())
             .unwrap_or(0),
+        // "Latency   132.25us  462.75us  12.74ms  98.05%": the mean is the first figure.
+        mean_ms: field("Latency")
+            .as_deref()
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(milliseconds)
+            .ok_or_else(|| format!("no mean latency in wrk's output:\n{text}"))?,
         p50_ms: percentile("50%")?,
         p99_ms: percentile("99%")?,
         non_2xx: field("Non-2xx or 3xx responses:")
