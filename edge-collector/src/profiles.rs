@@ -24,9 +24,31 @@ const FIND_BY_IDENTIFIER: &str =
 const FIND_PROFILE: &str = "SELECT profile_id, merged_into, created_at_ms FROM profiles WHERE site_id = ?1 AND profile_id = ?2";
 const IDENTITIES: &str = "SELECT kind, value FROM identities WHERE site_id = ?1 AND profile_id = ?2 ORDER BY kind, value";
 const MERGED_FROM: &str = "SELECT profile_id FROM profiles WHERE site_id = ?1 AND merged_into = ?2";
-/// Every event tied to the profile: resolved to it, or to a profile merged into it.
-const EVENTS_WHERE: &str = "site_id = ?1 AND profile_id IN (SELECT profile_id FROM profiles \
-    WHERE site_id = ?1 AND (profile_id = ?2 OR merged_into = ?2))";
+/// The events tied to the profile (resolved to it, or to a profile merged into it), read
+/// through the profile index. `INDEXED BY`: without table statistics SQLite prefers the
+/// primary key's `site_id` prefix, i.e. every event of the site (measured with sqlite3 on
+/// 200,000 events: 17 ms a lookup instead of 0.14 ms).
+const EVENTS_OF_PROFILE: &str = "events INDEXED BY events_by_profile WHERE site_id = ?1 \
+    AND profile_id IN (SELECT ?2 UNION \
+      SELECT profile_id FROM profiles WHERE site_id = ?1 AND merged_into = ?2)";
+
+/// The start of a query about one visitor's customer, across devices: for the anonymous ID
+/// `?2` of site `?1`, `head(id)` is the profile it belongs to now (merges followed, at most 16
+/// hops) and `mine(id)` that profile and every profile merged into it (the customer's other
+/// devices). Every step is an index lookup (`profiles_by_merged_into`, migration 0012); read
+/// the events of `mine` `INDEXED BY events_by_profile` (see [`EVENTS_OF_PROFILE`]).
+macro_rules! current_profile {
+    () => {
+        "WITH RECURSIVE chain(id, hops) AS ( \
+          SELECT profile_id, 0 FROM identities WHERE site_id = ?1 AND kind = 'anonymous' AND value = ?2 \
+          UNION ALL SELECT p.merged_into, c.hops + 1 FROM chain c JOIN profiles p \
+            ON p.site_id = ?1 AND p.profile_id = c.id WHERE p.merged_into IS NOT NULL AND c.hops < 16), \
+        head(id) AS (SELECT id FROM chain ORDER BY hops DESC LIMIT 1), \
+        mine(id) AS (SELECT id FROM head UNION SELECT p.profile_id FROM head h JOIN profiles p \
+            ON p.site_id = ?1 AND p.merged_into = h.id) "
+    };
+}
+pub(crate) use current_profile;
 
 #[derive(Deserialize)]
 struct ProfileRow {
@@ -166,7 +188,7 @@ async fn export(db: &D1Database, site: &str, profile: &ProfileRow) -> Result<Res
         JsValue::from(site),
         JsValue::from(profile.profile_id.as_str()),
     ];
-    let sql = format!("SELECT raw, type, event, event_time_ms FROM events WHERE {EVENTS_WHERE} ORDER BY event_time_ms LIMIT {MAX_EXPORT_EVENTS}");
+    let sql = format!("SELECT raw, type, event, event_time_ms FROM {EVENTS_OF_PROFILE} ORDER BY event_time_ms LIMIT {MAX_EXPORT_EVENTS}");
     let rows: Vec<EventRow> = db.prepare(sql).bind(&params)?.all().await?.results()?;
     let stored = profile_events(rows);
     let summary = summarize(&stored, Date::now().as_millis() as i64);
@@ -203,7 +225,7 @@ async fn erase(db: &D1Database, site: &str, profile: &ProfileRow) -> Result<Resp
     let site_param = JsValue::from(site);
     let id = JsValue::from(profile.profile_id.as_str());
     let mut statements = vec![
-        db.prepare(format!("DELETE FROM events WHERE {EVENTS_WHERE}"))
+        db.prepare(format!("DELETE FROM {EVENTS_OF_PROFILE}"))
             .bind(&[site_param.clone(), id.clone()])?,
         db.prepare("DELETE FROM identities WHERE site_id = ?1 AND profile_id = ?2")
             .bind(&[site_param.clone(), id.clone()])?,

@@ -24,6 +24,7 @@ use std::rc::Rc;
 use worker::{wasm_bindgen::JsValue, D1Database, Date, Env, Request, Response, Result};
 
 use crate::popularity::{self, WINDOW_MS};
+use crate::profiles::current_profile;
 use crate::reply;
 
 /// Latest events of the visitor read per request.
@@ -50,12 +51,35 @@ const LOAD_SOLD_OUT_ALL: &str =
 
 const LOAD_PLACEMENT: &str = "SELECT config FROM placements WHERE site_id = ?1 AND name = ?2";
 
-/// The visitor's latest events that recommenders read (newest first).
-const LOAD_VISITOR_EVENTS: &str = "SELECT event, event_time_ms, \
-    json_extract(raw, '$.properties') AS properties FROM events \
-    WHERE site_id = ?1 AND anonymous_id = ?2 AND type = 'track' \
-      AND event IN ('Product Viewed', 'Cart Updated', 'Order Completed', 'Recommendation Block Viewed') \
-    ORDER BY received_at_ms DESC LIMIT ?3";
+/// The visitor's latest events that recommenders read (newest first): this browser's, and
+/// those of the customer's other devices once a login tied them to one profile (merges
+/// followed), so a customer who bought on the laptop is not offered it again on the phone.
+/// Each side reads at most `?3` events through its own index; `message_id` keeps an event
+/// found by both once.
+const LOAD_VISITOR_EVENTS: &str = concat!(
+    current_profile!(),
+    "SELECT event, event_time_ms, properties FROM ( \
+      SELECT * FROM (SELECT message_id, event, event_time_ms, received_at_ms, \
+          json_extract(raw, '$.properties') AS properties FROM events \
+        WHERE site_id = ?1 AND anonymous_id = ?2 AND type = 'track' AND event IN (",
+    visitor_events!(),
+    ") ORDER BY received_at_ms DESC LIMIT ?3) \
+      UNION \
+      SELECT * FROM (SELECT message_id, event, event_time_ms, received_at_ms, \
+          json_extract(raw, '$.properties') AS properties FROM events INDEXED BY events_by_profile \
+        WHERE site_id = ?1 AND profile_id IN (SELECT id FROM mine) AND type = 'track' AND event IN (",
+    visitor_events!(),
+    ") ORDER BY received_at_ms DESC LIMIT ?3)) \
+    ORDER BY received_at_ms DESC LIMIT ?3"
+);
+
+/// The events recommenders read of a visitor.
+macro_rules! visitor_events {
+    () => {
+        "'Product Viewed', 'Cart Updated', 'Order Completed', 'Recommendation Block Viewed'"
+    };
+}
+use visitor_events;
 
 /// The neighbour rows of some products (`?2`, a JSON list of IDs).
 const LOAD_NEIGHBOURS: &str = "SELECT relation, product_id, neighbours FROM product_neighbours \

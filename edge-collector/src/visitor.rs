@@ -9,19 +9,16 @@ use protocol::site_config::{subscribe as sub, visitor as names};
 use serde_json::json;
 use worker::{Date, Env, Request, Response, Result};
 
-use crate::profiles::{profile_events, EventRow};
+use crate::profiles::{current_profile, profile_events, EventRow};
 use crate::{auth, reply};
 
-/// The visitor's current profile (merges followed), then its latest events.
-const EVENTS: &str = "WITH RECURSIVE chain(id, hops) AS ( \
-      SELECT profile_id, 0 FROM identities WHERE site_id = ?1 AND kind = 'anonymous' AND value = ?2 \
-      UNION ALL SELECT p.merged_into, c.hops + 1 FROM chain c JOIN profiles p \
-        ON p.site_id = ?1 AND p.profile_id = c.id WHERE p.merged_into IS NOT NULL AND c.hops < 16), \
-    head AS (SELECT id FROM chain ORDER BY hops DESC LIMIT 1) \
-  SELECT raw, type, event, event_time_ms FROM events WHERE site_id = ?1 AND profile_id IN ( \
-    SELECT profile_id FROM profiles WHERE site_id = ?1 \
-      AND (profile_id IN (SELECT id FROM head) OR merged_into IN (SELECT id FROM head))) \
-  ORDER BY event_time_ms DESC LIMIT 1000";
+/// The visitor's current profile (merges followed), then its latest events on every device.
+const EVENTS: &str = concat!(
+    current_profile!(),
+    "SELECT raw, type, event, event_time_ms FROM events INDEXED BY events_by_profile \
+      WHERE site_id = ?1 AND profile_id IN (SELECT id FROM mine) \
+      ORDER BY event_time_ms DESC LIMIT 1000"
+);
 
 /// Handles the request.
 pub async fn serve(req: Request, env: &Env) -> Result<Response> {
