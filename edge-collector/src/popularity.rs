@@ -1,9 +1,11 @@
 //! The interaction counts recommenders score popularity from (bestsellers, trending): distinct
 //! visitors per product, kind of interaction (view 1, cart 3, purchase 10) and day, bots left
 //! out. Folded from the raw events into `product_interactions` (migration 0010) by the cron
-//! trigger and the admin refresh, incrementally: a fold recomputes only the days from the last
-//! folded event on (a day's distinct visitors cannot be updated from the new events alone) and
-//! drops days older than the window. A block reads the folded counts plus the raw events
+//! trigger and the admin refresh, incrementally: a fold reads only the events received since
+//! the last one (plus a margin for late commits), adds their sightings (each visitor once per
+//! product, kind and day: `interaction_sightings`, migration 0013, kept for the days a fold may
+//! still change) and recounts those days from the sightings; days older than the window are
+//! dropped. A block reads the folded counts plus the raw events
 //! received since the last fold, so nothing is lost between folds or across a restart.
 
 use serde::Deserialize;
@@ -18,16 +20,19 @@ const DAY_MS: i64 = engine::recommenders::DAY_MS;
 /// its receive time before the last fold may have committed after it.
 const LATE_COMMIT_MS: i64 = 5 * 60 * 1000;
 
-/// Counts of the raw events of site `?1` received after `$after` (an SQL expression), grouped
-/// by product, kind and day. Product IDs may be sent as numbers, hence the casts.
-macro_rules! counts_after {
-    ($after:literal) => {
+/// Sightings in the raw events of site `?1` received after `$after` and before `$before` (SQL
+/// expressions): one row per product and kind of each event, with its visitor and day. Product
+/// IDs may be sent as numbers, hence the casts.
+macro_rules! sightings {
+    ($after:literal, $before:literal) => {
         concat!(
-            "SELECT product_id, kind, day, COUNT(DISTINCT visitor) AS visitors FROM ( \
+            "SELECT product_id, kind, day, visitor FROM ( \
     SELECT CAST(json_extract(raw, '$.properties.product_id') AS TEXT) AS product_id, 'view' AS kind, \
            COALESCE(user_id, anonymous_id) AS visitor, received_at_ms / 86400000 AS day \
       FROM events WHERE site_id = ?1 AND event = 'Product Viewed' AND bot = 0 AND received_at_ms > ",
             $after,
+            " AND received_at_ms < ",
+            $before,
             " UNION ALL \
     SELECT CAST(json_extract(line.value, '$.product_id') AS TEXT), \
            CASE e.event WHEN 'Order Completed' THEN 'purchase' ELSE 'cart' END, \
@@ -36,7 +41,21 @@ macro_rules! counts_after {
       WHERE e.site_id = ?1 AND e.event IN ('Cart Updated', 'Order Completed') AND e.bot = 0 \
         AND e.received_at_ms > ",
             $after,
-            " ) WHERE product_id IS NOT NULL GROUP BY product_id, kind, day"
+            " AND e.received_at_ms < ",
+            $before,
+            " ) WHERE product_id IS NOT NULL AND visitor IS NOT NULL"
+        )
+    };
+}
+
+/// Counts of the raw events received in (`$after`, `$before`), grouped by product, kind and
+/// day: distinct visitors.
+macro_rules! counts_between {
+    ($after:literal, $before:literal) => {
+        concat!(
+            "SELECT product_id, kind, day, COUNT(DISTINCT visitor) AS visitors FROM (",
+            sightings!($after, $before),
+            ") GROUP BY product_id, kind, day"
         )
     };
 }
@@ -58,8 +77,9 @@ macro_rules! newest {
 pub const LOAD: &str = concat!(
     "SELECT product_id, kind, day, visitors FROM product_interactions WHERE site_id = ?1 AND day >= ?3 \
   UNION ALL ",
-    counts_after!(
-        "max(?2, COALESCE((SELECT events_until_ms FROM interaction_folds WHERE site_id = ?1), 0))"
+    counts_between!(
+        "max(?2, COALESCE((SELECT events_until_ms FROM interaction_folds WHERE site_id = ?1), 0))",
+        "9e15"
     )
 );
 
@@ -70,13 +90,28 @@ const NEWEST: &str = newest!();
 /// Days from `?2` on are recomputed; days before `?3` left the window.
 const CLEAR: &str =
     "DELETE FROM product_interactions WHERE site_id = ?1 AND (day >= ?2 OR day < ?3)";
-/// Counts of the events received after `?2`.
-const FOLD: &str = concat!(
+/// Counts of the raw events received from day `?2` to before day `?3` (the first fold only:
+/// the days before the kept sightings).
+const COUNT_RAW: &str = concat!(
     "INSERT INTO product_interactions (site_id, product_id, kind, day, visitors) \
   SELECT ?1, product_id, kind, day, visitors FROM (",
-    counts_after!("?2"),
+    counts_between!("?2 * 86400000 - 1", "?3 * 86400000"),
     ")"
 );
+/// The sightings of the events received after `?2` on days from `?3` on, each once.
+const SIGHT: &str = concat!(
+    "INSERT OR IGNORE INTO interaction_sightings (site_id, day, product_id, kind, visitor) \
+  SELECT ?1, day, product_id, kind, visitor FROM (",
+    sightings!("?2", "9e15"),
+    ") WHERE day >= ?3"
+);
+/// The counts of the days from `?2` on, from their sightings.
+const COUNT_SIGHTINGS: &str =
+    "INSERT INTO product_interactions (site_id, product_id, kind, day, visitors) \
+  SELECT ?1, product_id, kind, day, COUNT(*) FROM interaction_sightings \
+  WHERE site_id = ?1 AND day >= ?2 GROUP BY product_id, kind, day";
+/// Sightings of days before `?2` are no longer needed: no later fold recounts those days.
+const PRUNE: &str = "DELETE FROM interaction_sightings WHERE site_id = ?1 AND day < ?2";
 /// The newest event the counts include, read in the same transaction as the fold.
 const RECORD: &str = concat!(
     "INSERT INTO interaction_folds (site_id, events_until_ms, folded_at_ms) SELECT ?1, last, ?2 FROM (",
@@ -84,10 +119,12 @@ const RECORD: &str = concat!(
     ") WHERE true ON CONFLICT (site_id) DO UPDATE SET events_until_ms = excluded.events_until_ms, \
       folded_at_ms = excluded.folded_at_ms"
 );
-/// An erasure drops the counts (they include the erased visitor); the next fold rebuilds them.
-pub const RESET: [&str; 2] = [
+/// An erasure drops the counts and sightings (they include the erased visitor); the next fold
+/// rebuilds them.
+pub const RESET: [&str; 3] = [
     "DELETE FROM product_interactions WHERE site_id = ?1",
     "DELETE FROM interaction_folds WHERE site_id = ?1",
+    "DELETE FROM interaction_sightings WHERE site_id = ?1",
 ];
 
 #[derive(Deserialize)]
@@ -103,6 +140,9 @@ pub struct Fold {
     pub computed: bool,
     /// The first day recomputed (ms since the epoch / 86,400,000).
     pub from_day: i64,
+    /// New sightings (a visitor's first interaction of a kind with a product on a day) found
+    /// in the events received since the last fold.
+    pub sightings: usize,
     /// Count rows written.
     pub rows: usize,
     /// Time taken, ms.
@@ -128,30 +168,52 @@ pub async fn fold(db: &D1Database, site: &str) -> Result<Fold> {
         return Ok(Fold::default());
     }
     let window_day = (started - WINDOW_MS).div_euclid(DAY_MS);
+    // Days from `from_day` on may have changed since the last fold (late commits included).
     let from_day = folded
         .map_or(window_day, |f| (f - LATE_COMMIT_MS).div_euclid(DAY_MS))
         .max(window_day);
+    // Sightings are kept from the day the next fold starts at; a first fold counts the days
+    // before it from the raw events once, later folds count every changed day from sightings
+    // (kept from where the fold before them left off), reading only the events received since.
+    let keep_from = (newest - LATE_COMMIT_MS).div_euclid(DAY_MS).max(window_day);
+    let sighted_from = if folded.is_some() {
+        from_day
+    } else {
+        keep_from.max(from_day)
+    };
+    let scan_after = folded.map_or(sighted_from * DAY_MS - 1, |f| f - LATE_COMMIT_MS);
     let day = |d: i64| JsValue::from_f64(d as f64);
     let statements = vec![
+        db.prepare(SIGHT).bind(&[
+            site_param.clone(),
+            JsValue::from_f64(scan_after as f64),
+            day(sighted_from),
+        ])?,
         db.prepare(CLEAR)
             .bind(&[site_param.clone(), day(from_day), day(window_day)])?,
-        db.prepare(FOLD).bind(&[
-            site_param.clone(),
-            JsValue::from_f64((from_day * DAY_MS - 1) as f64),
-        ])?,
+        db.prepare(COUNT_RAW)
+            .bind(&[site_param.clone(), day(from_day), day(sighted_from)])?,
+        db.prepare(COUNT_SIGHTINGS)
+            .bind(&[site_param.clone(), day(sighted_from)])?,
+        db.prepare(PRUNE)
+            .bind(&[site_param.clone(), day(keep_from.min(sighted_from))])?,
         db.prepare(RECORD)
             .bind(&[site_param.clone(), JsValue::from_f64(started as f64)])?,
     ];
     // One transaction: a block reads the old counts and mark, or the new ones.
     let results = db.batch(statements).await?;
-    let rows = results
-        .get(1)
-        .and_then(|r| r.meta().ok().flatten())
-        .and_then(|m| m.changes)
-        .unwrap_or(0);
+    let changes = |i: usize| {
+        results
+            .get(i)
+            .and_then(|r| r.meta().ok().flatten())
+            .and_then(|m| m.changes)
+            .unwrap_or(0)
+    };
+    let (sightings, rows) = (changes(0), changes(2) + changes(3));
     Ok(Fold {
         computed: true,
         from_day,
+        sightings,
         rows,
         took_ms: Date::now().as_millis() as i64 - started,
     })
