@@ -16,13 +16,15 @@ use worker::{wasm_bindgen::JsValue, D1Database, D1PreparedStatement, Result};
 const LOAD_KNOWN: &str = "WITH wanted AS ( \
       SELECT json_extract(value, '$.kind') AS kind, json_extract(value, '$.value') AS value FROM json_each(?2)), \
     hit AS ( \
-      SELECT i.profile_id FROM identities i JOIN wanted w ON i.kind = w.kind AND i.value = w.value \
-      WHERE i.site_id = ?1) \
-  SELECT i.kind, i.value, i.profile_id, p.created_at_ms \
-  FROM identities i JOIN profiles p ON p.site_id = i.site_id AND p.profile_id = i.profile_id \
-  WHERE i.site_id = ?1 AND ( \
-    EXISTS (SELECT 1 FROM wanted w WHERE w.kind = i.kind AND w.value = i.value) \
-    OR (i.kind = 'user' AND i.profile_id IN (SELECT profile_id FROM hit)))";
+      SELECT i.kind, i.value, i.profile_id FROM wanted w JOIN identities i \
+        ON i.site_id = ?1 AND i.kind = w.kind AND i.value = w.value), \
+    found AS ( \
+      SELECT kind, value, profile_id FROM hit \
+      UNION SELECT i.kind, i.value, i.profile_id FROM hit h \
+        JOIN identities i INDEXED BY identities_by_profile \
+        ON i.site_id = ?1 AND i.profile_id = h.profile_id WHERE i.kind = 'user') \
+  SELECT f.kind, f.value, f.profile_id, p.created_at_ms \
+  FROM found f JOIN profiles p ON p.site_id = ?1 AND p.profile_id = f.profile_id";
 
 const CLAIM_PROFILES: &str = "INSERT OR IGNORE INTO profiles (site_id, profile_id, created_at_ms) \
   SELECT ?1, json_extract(j.value, '$.profile'), ?2 FROM json_each(?3) j \
@@ -35,9 +37,14 @@ const CREATE_PROFILE: &str =
     "INSERT OR IGNORE INTO profiles (site_id, profile_id, created_at_ms) VALUES (?1, ?2, ?3)";
 const MERGE_IDENTITIES: &str = "UPDATE identities SET profile_id = ?2 \
     WHERE site_id = ?1 AND profile_id IN (SELECT value FROM json_each(?3))";
-const MERGE_PROFILES: &str = "UPDATE profiles SET merged_into = ?2 \
-    WHERE site_id = ?1 AND (profile_id IN (SELECT value FROM json_each(?3)) \
-      OR merged_into IN (SELECT value FROM json_each(?3)))";
+/// The merged profiles, and the profiles merged into them before (two statements: with an OR
+/// SQLite reads every profile of the site).
+const MERGE_PROFILES: [&str; 2] = [
+    "UPDATE profiles SET merged_into = ?2 \
+    WHERE site_id = ?1 AND profile_id IN (SELECT value FROM json_each(?3))",
+    "UPDATE profiles INDEXED BY profiles_by_merged_into SET merged_into = ?2 \
+    WHERE site_id = ?1 AND merged_into IN (SELECT value FROM json_each(?3))",
+];
 const LINK: &str = "INSERT INTO identities (site_id, kind, value, profile_id, linked_at_ms) \
   SELECT ?1, json_extract(value, '$.kind'), json_extract(value, '$.value'), ?2, ?3 FROM json_each(?4) WHERE true \
   ON CONFLICT (site_id, kind, value) DO UPDATE SET profile_id = excluded.profile_id, linked_at_ms = excluded.linked_at_ms";
@@ -205,10 +212,12 @@ fn write(
             profile.clone(),
             merged.clone(),
         ])?);
-        out.push(
-            db.prepare(MERGE_PROFILES)
-                .bind(&[site.clone(), profile.clone(), merged])?,
-        );
+        for sql in MERGE_PROFILES {
+            out.push(
+                db.prepare(sql)
+                    .bind(&[site.clone(), profile.clone(), merged.clone()])?,
+            );
+        }
     }
     if !plan.link.is_empty() {
         out.push(

@@ -22,8 +22,43 @@ const MAX_EXPORT_EVENTS: usize = 10_000;
 const FIND_BY_IDENTIFIER: &str =
     "SELECT profile_id FROM identities WHERE site_id = ?1 AND kind = ?2 AND value = ?3";
 const FIND_PROFILE: &str = "SELECT profile_id, merged_into, created_at_ms FROM profiles WHERE site_id = ?1 AND profile_id = ?2";
-const IDENTITIES: &str = "SELECT kind, value FROM identities WHERE site_id = ?1 AND profile_id = ?2 ORDER BY kind, value";
-const MERGED_FROM: &str = "SELECT profile_id FROM profiles WHERE site_id = ?1 AND merged_into = ?2";
+const IDENTITIES: &str = "SELECT kind, value FROM identities INDEXED BY identities_by_profile \
+    WHERE site_id = ?1 AND profile_id = ?2 ORDER BY kind, value";
+const MERGED_FROM: &str = "SELECT profile_id FROM profiles INDEXED BY profiles_by_merged_into \
+    WHERE site_id = ?1 AND merged_into = ?2";
+/// The profile `?2` and the profiles merged into it.
+const PROFILE_AND_MERGED: &str = "(SELECT ?2 UNION SELECT profile_id FROM profiles \
+    INDEXED BY profiles_by_merged_into WHERE site_id = ?1 AND merged_into = ?2)";
+/// What else is stored against a profile (table, its profile index, the columns an export
+/// shows): form subscriptions (contact addresses), consent records, push subscriptions and
+/// the push messages sent to them. Exported and erased with the profile.
+const TIED: [(&str, &str, &str, &str); 4] = [
+    (
+        "subscriptions",
+        "subscriptions",
+        "subscriptions_by_profile",
+        "channel, address, status, widget_id AS widgetId, fields, created_at_ms AS createdAt",
+    ),
+    (
+        "consentRecords",
+        "consent_records",
+        "consent_records_by_profile",
+        "record_id AS recordId, widget_id AS widgetId, variant, consent_text AS consentText, \
+         consent_text_hash AS consentTextHash, granted_at_ms AS grantedAt",
+    ),
+    (
+        "pushSubscriptions",
+        "push_subscriptions",
+        "push_subscriptions_by_profile",
+        "endpoint, created_at_ms AS createdAt, updated_at_ms AS updatedAt",
+    ),
+    (
+        "pushMessages",
+        "push_messages",
+        "push_messages_by_profile",
+        "message_id AS messageId, endpoint, title, sent_at_ms AS sentAt, status",
+    ),
+];
 /// The events tied to the profile (resolved to it, or to a profile merged into it), read
 /// through the profile index. `INDEXED BY`: without table statistics SQLite prefers the
 /// primary key's `site_id` prefix, i.e. every event of the site (measured with sqlite3 on
@@ -206,34 +241,60 @@ async fn export(db: &D1Database, site: &str, profile: &ProfileRow) -> Result<Res
         .iter()
         .map(|i| json!({"kind": i.kind, "value": i.value}))
         .collect();
-    reply::json(
-        200,
-        &json!({
-            "profileId": profile.profile_id,
-            "createdAt": profile.created_at_ms as i64,
-            "mergedFrom": merged.into_iter().map(|r| r.profile_id).collect::<Vec<_>>(),
-            "identities": identities,
-            "summary": summary,
-            "eventCount": events.len(),
-            "events": events,
-        }),
-    )
+    let mut answer = json!({
+        "profileId": profile.profile_id,
+        "createdAt": profile.created_at_ms as i64,
+        "mergedFrom": merged.into_iter().map(|r| r.profile_id).collect::<Vec<_>>(),
+        "identities": identities,
+        "summary": summary,
+        "eventCount": events.len(),
+        "events": events,
+    });
+    for (name, table, index, columns) in TIED {
+        let sql = format!(
+            "SELECT {columns} FROM {table} INDEXED BY {index} \
+             WHERE site_id = ?1 AND profile_id IN {PROFILE_AND_MERGED} LIMIT {MAX_EXPORT_EVENTS}"
+        );
+        let rows: Vec<Value> = db.prepare(sql).bind(&params)?.all().await?.results()?;
+        answer[name] = Value::Array(rows);
+    }
+    reply::json(200, &answer)
 }
 
 async fn erase(db: &D1Database, site: &str, profile: &ProfileRow) -> Result<Response> {
     let ids = identities(db, site, &profile.profile_id).await?;
     let site_param = JsValue::from(site);
     let id = JsValue::from(profile.profile_id.as_str());
-    let mut statements = vec![
-        db.prepare(format!("DELETE FROM {EVENTS_OF_PROFILE}"))
-            .bind(&[site_param.clone(), id.clone()])?,
-        db.prepare("DELETE FROM identities WHERE site_id = ?1 AND profile_id = ?2")
-            .bind(&[site_param.clone(), id.clone()])?,
+    let params = [site_param.clone(), id];
+    // Everything stored against the profile or a profile merged into it goes first (those
+    // statements find the merged profiles), then the identities and the profiles themselves.
+    let mut statements = vec![db
+        .prepare(format!("DELETE FROM {EVENTS_OF_PROFILE}"))
+        .bind(&params)?];
+    for (_, table, index, _) in TIED {
+        statements.push(
+            db.prepare(format!(
+                "DELETE FROM {table} INDEXED BY {index} \
+                 WHERE site_id = ?1 AND profile_id IN {PROFILE_AND_MERGED}"
+            ))
+            .bind(&params)?,
+        );
+    }
+    let profiles_at = statements.len() + 1;
+    statements.extend([
         db.prepare(
-            "DELETE FROM profiles WHERE site_id = ?1 AND (profile_id = ?2 OR merged_into = ?2)",
+            "DELETE FROM identities INDEXED BY identities_by_profile \
+             WHERE site_id = ?1 AND profile_id = ?2",
         )
-        .bind(&[site_param.clone(), id])?,
-    ];
+        .bind(&params)?,
+        db.prepare(
+            "DELETE FROM profiles INDEXED BY profiles_by_merged_into \
+             WHERE site_id = ?1 AND merged_into = ?2",
+        )
+        .bind(&params)?,
+        db.prepare("DELETE FROM profiles WHERE site_id = ?1 AND profile_id = ?2")
+            .bind(&params)?,
+    ]);
     // The interaction counts include the erased visitor: the next fold rebuilds them.
     for sql in crate::popularity::RESET {
         statements.push(db.prepare(sql).bind(std::slice::from_ref(&site_param))?);
@@ -247,11 +308,13 @@ async fn erase(db: &D1Database, site: &str, profile: &ProfileRow) -> Result<Resp
             .and_then(|m| m.changes)
             .unwrap_or(0)
     };
-    reply::json(
-        200,
-        &json!({
-            "success": true, "profileId": profile.profile_id, "identities": ids.len(),
-            "eventsDeleted": changed(0), "profilesDeleted": changed(2),
-        }),
-    )
+    let mut answer = json!({
+        "success": true, "profileId": profile.profile_id, "identities": ids.len(),
+        "eventsDeleted": changed(0),
+        "profilesDeleted": changed(profiles_at) + changed(profiles_at + 1),
+    });
+    for (i, (name, ..)) in TIED.iter().enumerate() {
+        answer[format!("{name}Deleted")] = json!(changed(1 + i));
+    }
+    reply::json(200, &answer)
 }

@@ -38,8 +38,11 @@ const PREVIOUS: &str = "SELECT anonymous_id, user_id FROM push_subscriptions \
     WHERE site_id = ?1 AND endpoint = ?2";
 const COLUMNS: &str =
     "SELECT endpoint, p256dh, auth, profile_id, anonymous_id FROM push_subscriptions";
-/// A profile's subscriptions, including those stored against profiles merged into it.
-const BY_PROFILE: &str = "WHERE site_id = ?1 AND profile_id IN (SELECT ?2 UNION \
+/// A profile's subscriptions, including those stored against profiles merged into it, through
+/// the profile index (without it SQLite reads every subscription of the site: see
+/// ARCHITECTURE.md on `INDEXED BY`).
+const BY_PROFILE: &str = "INDEXED BY push_subscriptions_by_profile \
+    WHERE site_id = ?1 AND profile_id IN (SELECT ?2 UNION \
     SELECT profile_id FROM profiles WHERE site_id = ?1 AND merged_into = ?2)";
 const USER_PROFILE: &str =
     "SELECT profile_id FROM identities WHERE site_id = ?1 AND kind = 'user' AND value = ?2";

@@ -1,7 +1,7 @@
 // Identity graph, click tokens and GDPR export/erasure, against the real collector and D1.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac, randomUUID } from 'node:crypto';
+import { createECDH, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { ADMIN, BASE, WRITE_KEY, launch, d1, eventually, postBatch, profile, uniqueId, anonymousIdCookie } from './helpers.mjs';
 
 // The demo secret from edge-collector/wrangler.toml: lets this test sign tokens independently
@@ -117,17 +117,57 @@ test('a click-token link in the browser: the parameter leaves the address bar an
 });
 
 test('GDPR: export lists everything tied to a profile; erasure removes it all', async () => {
-  const [device, user] = [randomUUID(), uniqueId('leaving')];
+  const [device, user, phone] = [randomUUID(), uniqueId('leaving'), randomUUID()];
   await send({ type: 'page', anonymousId: device }, { type: 'identify', anonymousId: device, userId: user, traits: { email: 'leaving@example.com' } });
   await send({ type: 'track', event: 'Signed Up', userId: user });
+  // A newsletter form on the laptop (the site configuration gets a form for it, then is put
+  // back as it was), and push on the phone, which logs in later: its profile merges in.
+  const [stored] = d1('SELECT config FROM site_configs');
+  const withForm = { ...(stored ? JSON.parse(stored.config) : {}) };
+  withForm.widgets = [...(withForm.widgets ?? []), {
+    id: 'erasure-letter', kind: 'embedded', rules: { urlInclude: ['/erasure-test'] }, texts: { consent: 'Email me.' },
+    fields: [{ name: 'email', type: 'email', label: 'Email', required: true }],
+  }];
+  const putConfig = (config) => fetch(`${BASE}/v1/admin/site-config`, {
+    method: 'PUT', headers: { ...ADMIN, 'content-type': 'application/json' }, body: JSON.stringify(config),
+  });
+  assert.equal((await putConfig(withForm)).status, 200);
+  try {
+    const form = await fetch(`${BASE}/v1/subscribe`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ writeKey: WRITE_KEY, widgetId: 'erasure-letter', anonymousId: device, consent: true, fields: { email: 'leaving@example.com' } }),
+    });
+    assert.equal(form.status, 200, await form.text());
+  } finally {
+    if (stored) assert.equal((await putConfig(JSON.parse(stored.config))).status, 200);
+  }
+  const ecdh = createECDH('prime256v1');
+  ecdh.generateKeys();
+  const endpoint = `https://push.example.test/send/${randomUUID()}`;
+  const push = await fetch(`${BASE}/v1/push/subscriptions`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ writeKey: WRITE_KEY, anonymousId: phone, subscription: { endpoint, keys: { p256dh: ecdh.getPublicKey('base64url'), auth: randomBytes(16).toString('base64url') } } }),
+  });
+  assert.equal(push.status, 201, await push.text());
+  await send({ type: 'identify', anonymousId: phone, userId: user });
   const exported = (await profile({ userId: user })).body;
-  assert.equal(exported.eventCount, 3);
-  assert.ok(exported.events.every((e) => e.anonymousId === device || e.userId === user));
+  assert.equal(exported.eventCount, 4);
+  assert.ok(exported.events.every((e) => [device, phone].includes(e.anonymousId) || e.userId === user));
+  assert.deepEqual(exported.subscriptions.map((s) => [s.channel, s.address, s.widgetId]), [['email', 'leaving@example.com', 'erasure-letter']]);
+  assert.equal(exported.consentRecords.length, 1);
+  assert.equal(exported.consentRecords[0].consentText, 'Email me.');
+  assert.deepEqual(exported.pushSubscriptions.map((s) => s.endpoint), [endpoint], 'the phone\'s, merged in');
 
   assert.equal((await fetch(`${BASE}/v1/profiles/${exported.profileId}`, { method: 'DELETE' })).status, 401, 'admin key required');
   const erased = await (await fetch(`${BASE}/v1/profiles/${exported.profileId}`, { method: 'DELETE', headers: ADMIN })).json();
-  assert.equal(erased.eventsDeleted, 3);
-  assert.equal(d1('SELECT COUNT(*) AS n FROM events WHERE anonymous_id = ? OR user_id = ?', device, user)[0].n, 0);
-  assert.equal(d1("SELECT COUNT(*) AS n FROM identities WHERE value IN (?, ?, 'leaving@example.com')", device, user)[0].n, 0);
+  assert.equal(erased.eventsDeleted, 4);
+  assert.equal(erased.profilesDeleted, 2, JSON.stringify(erased));
+  assert.equal(erased.subscriptionsDeleted, 1);
+  assert.equal(erased.pushSubscriptionsDeleted, 1);
+  assert.equal(d1('SELECT COUNT(*) AS n FROM events WHERE anonymous_id IN (?, ?) OR user_id = ?', device, phone, user)[0].n, 0);
+  assert.equal(d1("SELECT COUNT(*) AS n FROM identities WHERE value IN (?, ?, ?, 'leaving@example.com')", device, phone, user)[0].n, 0);
+  assert.equal(d1("SELECT COUNT(*) AS n FROM subscriptions WHERE address = 'leaving@example.com'")[0].n, 0, 'the address is gone');
+  assert.equal(d1('SELECT COUNT(*) AS n FROM consent_records WHERE profile_id = ?', exported.profileId)[0].n, 0);
+  assert.equal(d1('SELECT COUNT(*) AS n FROM push_subscriptions WHERE endpoint = ?', endpoint)[0].n, 0);
   assert.equal((await profile({ userId: user })).status, 404);
 });
