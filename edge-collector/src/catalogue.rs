@@ -23,7 +23,7 @@ const MAX_FEED_BYTES: usize = 20 * 1024 * 1024;
 /// Products written per statement (bounded so one statement stays small).
 const CHUNK: usize = 500;
 
-const UPSERT_PRODUCTS: &str = "INSERT INTO products \
+pub(crate) const UPSERT_PRODUCTS: &str = "INSERT INTO products \
     (site_id, id, title, price, old_price, currency, category, available, image, url, brand, \
      feed_position, updated_at_ms, attributes) \
   SELECT ?1, json_extract(value, '$.id'), json_extract(value, '$.title'), \
@@ -40,7 +40,7 @@ const UPSERT_PRODUCTS: &str = "INSERT INTO products \
      updated_at_ms = excluded.updated_at_ms, attributes = excluded.attributes";
 
 /// A full feed lists the whole catalogue: what it no longer lists cannot be bought.
-const RETIRE_MISSING: &str = "UPDATE products SET available = 0, updated_at_ms = ?2 \
+pub(crate) const RETIRE_MISSING: &str = "UPDATE products SET available = 0, updated_at_ms = ?2 \
      WHERE site_id = ?1 AND updated_at_ms < ?2 AND available = 1";
 
 /// Orbita's product JSON: what `cargo xtask feed` sends, one part of a large feed at a time.

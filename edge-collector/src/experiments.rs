@@ -24,12 +24,12 @@ const MAX_EVENTS: usize = 200_000;
 /// The profile an event belongs to now (one merge hop; `events.profile_id` is set at arrival).
 const PROFILE: &str = "COALESCE(p.merged_into, e.profile_id, e.anonymous_id)";
 
-fn events_sql() -> String {
+pub(crate) fn events_sql() -> String {
     [
         "SELECT e.event AS event, ",
         PROFILE,
         " AS profile, CAST(json_extract(e.raw, '$.properties.' || ?6) AS TEXT) AS variant, \
-         e.event_time_ms AS time_ms FROM events e LEFT JOIN profiles p \
+         e.event_time_ms AS time_ms FROM events e INDEXED BY events_by_name LEFT JOIN profiles p \
          ON p.site_id = e.site_id AND p.profile_id = e.profile_id \
          WHERE e.site_id = ?1 AND e.event IN (?2, ?3, ?4, ?5) \
          AND (json_extract(e.raw, '$.properties.' || ?7) = ?9 \
@@ -40,11 +40,11 @@ fn events_sql() -> String {
     .concat()
 }
 
-fn purchases_sql() -> String {
+pub(crate) fn purchases_sql() -> String {
     [
         "SELECT ",
         PROFILE,
-        " AS profile, e.event_time_ms AS time_ms FROM events e LEFT JOIN profiles p \
+        " AS profile, e.event_time_ms AS time_ms FROM events e INDEXED BY events_by_name LEFT JOIN profiles p \
          ON p.site_id = e.site_id AND p.profile_id = e.profile_id \
          WHERE e.site_id = ?1 AND e.event = ?2 AND e.event_time_ms >= ?4 AND ",
         PROFILE,

@@ -13,39 +13,41 @@ use worker::{wasm_bindgen::JsValue, D1Database, D1PreparedStatement, Result};
 
 /// What the graph knows about a request's identifiers, plus the customer IDs of the profiles
 /// they belong to (the engine needs those to avoid merging two customers).
-const LOAD_KNOWN: &str = "WITH wanted AS ( \
+pub(crate) const LOAD_KNOWN: &str = "WITH wanted AS ( \
       SELECT json_extract(value, '$.kind') AS kind, json_extract(value, '$.value') AS value FROM json_each(?2)), \
     hit AS ( \
-      SELECT i.kind, i.value, i.profile_id FROM wanted w JOIN identities i \
+      SELECT i.kind, i.value, i.profile_id FROM wanted w CROSS JOIN identities i \
         ON i.site_id = ?1 AND i.kind = w.kind AND i.value = w.value), \
     found AS ( \
       SELECT kind, value, profile_id FROM hit \
       UNION SELECT i.kind, i.value, i.profile_id FROM hit h \
-        JOIN identities i INDEXED BY identities_by_profile \
+        CROSS JOIN identities i INDEXED BY identities_by_profile \
         ON i.site_id = ?1 AND i.profile_id = h.profile_id WHERE i.kind = 'user') \
   SELECT f.kind, f.value, f.profile_id, p.created_at_ms \
-  FROM found f JOIN profiles p ON p.site_id = ?1 AND p.profile_id = f.profile_id";
+  FROM found f CROSS JOIN profiles p ON p.site_id = ?1 AND p.profile_id = f.profile_id";
 
-const CLAIM_PROFILES: &str = "INSERT OR IGNORE INTO profiles (site_id, profile_id, created_at_ms) \
+pub(crate) const CLAIM_PROFILES: &str =
+    "INSERT OR IGNORE INTO profiles (site_id, profile_id, created_at_ms) \
   SELECT ?1, json_extract(j.value, '$.profile'), ?2 FROM json_each(?3) j \
   WHERE NOT EXISTS (SELECT 1 FROM identities i WHERE i.site_id = ?1 \
     AND i.kind = json_extract(j.value, '$.kind') AND i.value = json_extract(j.value, '$.value'))";
-const CLAIM_IDENTITIES: &str = "INSERT OR IGNORE INTO identities (site_id, kind, value, profile_id, linked_at_ms) \
+pub(crate) const CLAIM_IDENTITIES: &str = "INSERT OR IGNORE INTO identities (site_id, kind, value, profile_id, linked_at_ms) \
   SELECT ?1, json_extract(value, '$.kind'), json_extract(value, '$.value'), json_extract(value, '$.profile'), ?2 \
   FROM json_each(?3)";
-const CREATE_PROFILE: &str =
+pub(crate) const CREATE_PROFILE: &str =
     "INSERT OR IGNORE INTO profiles (site_id, profile_id, created_at_ms) VALUES (?1, ?2, ?3)";
-const MERGE_IDENTITIES: &str = "UPDATE identities SET profile_id = ?2 \
+pub(crate) const MERGE_IDENTITIES: &str =
+    "UPDATE identities INDEXED BY identities_by_profile SET profile_id = ?2 \
     WHERE site_id = ?1 AND profile_id IN (SELECT value FROM json_each(?3))";
 /// The merged profiles, and the profiles merged into them before (two statements: with an OR
 /// SQLite reads every profile of the site).
-const MERGE_PROFILES: [&str; 2] = [
+pub(crate) const MERGE_PROFILES: [&str; 2] = [
     "UPDATE profiles SET merged_into = ?2 \
     WHERE site_id = ?1 AND profile_id IN (SELECT value FROM json_each(?3))",
     "UPDATE profiles INDEXED BY profiles_by_merged_into SET merged_into = ?2 \
     WHERE site_id = ?1 AND merged_into IN (SELECT value FROM json_each(?3))",
 ];
-const LINK: &str = "INSERT INTO identities (site_id, kind, value, profile_id, linked_at_ms) \
+pub(crate) const LINK: &str = "INSERT INTO identities (site_id, kind, value, profile_id, linked_at_ms) \
   SELECT ?1, json_extract(value, '$.kind'), json_extract(value, '$.value'), ?2, ?3 FROM json_each(?4) WHERE true \
   ON CONFLICT (site_id, kind, value) DO UPDATE SET profile_id = excluded.profile_id, linked_at_ms = excluded.linked_at_ms";
 

@@ -24,7 +24,7 @@ use crate::{body, group_commit, identity, reply};
 /// most 100 bound parameters, and one round trip per event would cap ingest far lower; see
 /// shared/handbook/measured-ceilings.md). `RETURNING` lists the rows that were new, so every
 /// other valid event of the batch was a duplicate.
-const INSERT_EVENTS: &str = "INSERT OR IGNORE INTO events \
+pub(crate) const INSERT_EVENTS: &str = "INSERT OR IGNORE INTO events \
     (site_id, message_id, type, event, anonymous_id, user_id, timestamp_ms, sent_at_ms, \
      received_at_ms, event_time_ms, raw, late, profile_id, browser, os, device, country, region, bot) \
   SELECT ?1, json_extract(j.value, '$.m'), json_extract(j.value, '$.k'), json_extract(j.value, '$.n'), \

@@ -41,6 +41,8 @@ mod placements;
 mod popularity;
 mod profiles;
 mod push;
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod query_plans;
 mod recommendations;
 mod reply;
 mod site_config;

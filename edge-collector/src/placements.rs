@@ -17,10 +17,11 @@ use crate::{auth, body, reply};
 /// Largest configuration accepted.
 const MAX_CONFIG_BYTES: usize = 64 * 1024;
 
-const LIST: &str = "SELECT name, config FROM placements WHERE site_id = ?1 ORDER BY name";
-const UPSERT: &str = "INSERT INTO placements (site_id, name, config, updated_at_ms) VALUES (?1, ?2, ?3, ?4) \
+pub(crate) const LIST: &str =
+    "SELECT name, config FROM placements WHERE site_id = ?1 ORDER BY name";
+pub(crate) const UPSERT: &str = "INSERT INTO placements (site_id, name, config, updated_at_ms) VALUES (?1, ?2, ?3, ?4) \
     ON CONFLICT (site_id, name) DO UPDATE SET config = excluded.config, updated_at_ms = excluded.updated_at_ms";
-const DELETE: &str = "DELETE FROM placements WHERE site_id = ?1 AND name = ?2";
+pub(crate) const DELETE: &str = "DELETE FROM placements WHERE site_id = ?1 AND name = ?2";
 
 #[derive(Deserialize)]
 struct Row {

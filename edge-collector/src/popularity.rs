@@ -29,7 +29,8 @@ macro_rules! sightings {
             "SELECT product_id, kind, day, visitor FROM ( \
     SELECT CAST(json_extract(raw, '$.properties.product_id') AS TEXT) AS product_id, 'view' AS kind, \
            COALESCE(user_id, anonymous_id) AS visitor, received_at_ms / 86400000 AS day \
-      FROM events WHERE site_id = ?1 AND event = 'Product Viewed' AND bot = 0 AND received_at_ms > ",
+      FROM events INDEXED BY events_by_name \
+      WHERE site_id = ?1 AND event = 'Product Viewed' AND bot = 0 AND received_at_ms > ",
             $after,
             " AND received_at_ms < ",
             $before,
@@ -37,7 +38,7 @@ macro_rules! sightings {
     SELECT CAST(json_extract(line.value, '$.product_id') AS TEXT), \
            CASE e.event WHEN 'Order Completed' THEN 'purchase' ELSE 'cart' END, \
            COALESCE(e.user_id, e.anonymous_id), e.received_at_ms / 86400000 \
-      FROM events e, json_each(e.raw, '$.properties.products') line \
+      FROM events e INDEXED BY events_by_name, json_each(e.raw, '$.properties.products') line \
       WHERE e.site_id = ?1 AND e.event IN ('Cart Updated', 'Order Completed') AND e.bot = 0 \
         AND e.received_at_ms > ",
             $after,
@@ -83,37 +84,37 @@ pub const LOAD: &str = concat!(
     )
 );
 
-const FOLDED_UNTIL: &str =
+pub(crate) const FOLDED_UNTIL: &str =
     "SELECT events_until_ms AS last FROM interaction_folds WHERE site_id = ?1";
 /// The newest interaction event (each name's newest through the `events_by_name` index).
-const NEWEST: &str = newest!();
+pub(crate) const NEWEST: &str = newest!();
 /// Days from `?2` on are recomputed; days before `?3` left the window.
-const CLEAR: &str =
+pub(crate) const CLEAR: &str =
     "DELETE FROM product_interactions WHERE site_id = ?1 AND (day >= ?2 OR day < ?3)";
 /// Counts of the raw events received from day `?2` to before day `?3` (the first fold only:
 /// the days before the kept sightings).
-const COUNT_RAW: &str = concat!(
+pub(crate) const COUNT_RAW: &str = concat!(
     "INSERT INTO product_interactions (site_id, product_id, kind, day, visitors) \
   SELECT ?1, product_id, kind, day, visitors FROM (",
     counts_between!("?2 * 86400000 - 1", "?3 * 86400000"),
     ")"
 );
 /// The sightings of the events received after `?2` on days from `?3` on, each once.
-const SIGHT: &str = concat!(
+pub(crate) const SIGHT: &str = concat!(
     "INSERT OR IGNORE INTO interaction_sightings (site_id, day, product_id, kind, visitor) \
   SELECT ?1, day, product_id, kind, visitor FROM (",
     sightings!("?2", "9e15"),
     ") WHERE day >= ?3"
 );
 /// The counts of the days from `?2` on, from their sightings.
-const COUNT_SIGHTINGS: &str =
+pub(crate) const COUNT_SIGHTINGS: &str =
     "INSERT INTO product_interactions (site_id, product_id, kind, day, visitors) \
   SELECT ?1, product_id, kind, day, COUNT(*) FROM interaction_sightings \
   WHERE site_id = ?1 AND day >= ?2 GROUP BY product_id, kind, day";
 /// Sightings of days before `?2` are no longer needed: no later fold recounts those days.
-const PRUNE: &str = "DELETE FROM interaction_sightings WHERE site_id = ?1 AND day < ?2";
+pub(crate) const PRUNE: &str = "DELETE FROM interaction_sightings WHERE site_id = ?1 AND day < ?2";
 /// The newest event the counts include, read in the same transaction as the fold.
-const RECORD: &str = concat!(
+pub(crate) const RECORD: &str = concat!(
     "INSERT INTO interaction_folds (site_id, events_until_ms, folded_at_ms) SELECT ?1, last, ?2 FROM (",
     newest!(),
     ") WHERE true ON CONFLICT (site_id) DO UPDATE SET events_until_ms = excluded.events_until_ms, \

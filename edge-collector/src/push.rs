@@ -26,27 +26,28 @@ use worker::{Date, Env, Fetch, Headers, Method, Request, RequestInit, Response, 
 
 use crate::{auth, identity, ids, reply};
 
-const SERVICE_WORKER: &str = include_str!("push_sw.js");
+pub(crate) const SERVICE_WORKER: &str = include_str!("push_sw.js");
 
-const UPSERT: &str = "INSERT INTO push_subscriptions (site_id, endpoint, p256dh, auth, profile_id, \
+pub(crate) const UPSERT: &str = "INSERT INTO push_subscriptions (site_id, endpoint, p256dh, auth, profile_id, \
     anonymous_id, user_id, created_at_ms, updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) \
     ON CONFLICT (site_id, endpoint) DO UPDATE SET p256dh = excluded.p256dh, auth = excluded.auth, \
     profile_id = excluded.profile_id, anonymous_id = excluded.anonymous_id, \
     user_id = COALESCE(excluded.user_id, push_subscriptions.user_id), updated_at_ms = excluded.updated_at_ms";
-const DELETE: &str = "DELETE FROM push_subscriptions WHERE site_id = ?1 AND endpoint = ?2";
-const PREVIOUS: &str = "SELECT anonymous_id, user_id FROM push_subscriptions \
+pub(crate) const DELETE: &str =
+    "DELETE FROM push_subscriptions WHERE site_id = ?1 AND endpoint = ?2";
+pub(crate) const PREVIOUS: &str = "SELECT anonymous_id, user_id FROM push_subscriptions \
     WHERE site_id = ?1 AND endpoint = ?2";
-const COLUMNS: &str =
+pub(crate) const COLUMNS: &str =
     "SELECT endpoint, p256dh, auth, profile_id, anonymous_id FROM push_subscriptions";
 /// A profile's subscriptions, including those stored against profiles merged into it, through
 /// the profile index (without it SQLite reads every subscription of the site: see
 /// ARCHITECTURE.md on `INDEXED BY`).
-const BY_PROFILE: &str = "INDEXED BY push_subscriptions_by_profile \
+pub(crate) const BY_PROFILE: &str = "INDEXED BY push_subscriptions_by_profile \
     WHERE site_id = ?1 AND profile_id IN (SELECT ?2 UNION \
     SELECT profile_id FROM profiles WHERE site_id = ?1 AND merged_into = ?2)";
-const USER_PROFILE: &str =
+pub(crate) const USER_PROFILE: &str =
     "SELECT profile_id FROM identities WHERE site_id = ?1 AND kind = 'user' AND value = ?2";
-const RECORD_MESSAGE: &str =
+pub(crate) const RECORD_MESSAGE: &str =
     "INSERT INTO push_messages (site_id, message_id, endpoint, profile_id, \
     title, sent_at_ms, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 

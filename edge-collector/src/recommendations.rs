@@ -33,30 +33,32 @@ const VISITOR_EVENTS: u32 = 300;
 const MAX_CART: usize = reco::MAX_CART;
 
 /// The available catalogue (cached per isolate, see [`forget`]).
-const LOAD_CATALOGUE: &str = "SELECT id, title, price, old_price, currency, category, available, \
+pub(crate) const LOAD_CATALOGUE: &str =
+    "SELECT id, title, price, old_price, currency, category, available, \
     image, url, brand, attributes, COALESCE(added_at_ms, updated_at_ms) AS added_at_ms \
     FROM products WHERE site_id = ?1 AND available = 1 ORDER BY feed_position";
 
 /// One sold-out product: the page's own (for its neighbours and category).
-const LOAD_SOLD_OUT_ONE: &str =
+pub(crate) const LOAD_SOLD_OUT_ONE: &str =
     "SELECT id, title, price, old_price, currency, category, available, \
     image, url, brand, attributes, COALESCE(added_at_ms, updated_at_ms) AS added_at_ms \
     FROM products WHERE site_id = ?1 AND id = ?2 AND available = 0";
 
 /// All sold-out products, for a placement whose `filters.inStock` is off.
-const LOAD_SOLD_OUT_ALL: &str =
+pub(crate) const LOAD_SOLD_OUT_ALL: &str =
     "SELECT id, title, price, old_price, currency, category, available, \
     image, url, brand, attributes, COALESCE(added_at_ms, updated_at_ms) AS added_at_ms \
     FROM products WHERE site_id = ?1 AND available = 0 ORDER BY feed_position";
 
-const LOAD_PLACEMENT: &str = "SELECT config FROM placements WHERE site_id = ?1 AND name = ?2";
+pub(crate) const LOAD_PLACEMENT: &str =
+    "SELECT config FROM placements WHERE site_id = ?1 AND name = ?2";
 
 /// The visitor's latest events that recommenders read (newest first): this browser's, and
 /// those of the customer's other devices once a login tied them to one profile (merges
 /// followed), so a customer who bought on the laptop is not offered it again on the phone.
 /// Each side reads at most `?3` events through its own index; `message_id` keeps an event
 /// found by both once.
-const LOAD_VISITOR_EVENTS: &str = concat!(
+pub(crate) const LOAD_VISITOR_EVENTS: &str = concat!(
     current_profile!(),
     "SELECT event, event_time_ms, properties FROM ( \
       SELECT * FROM (SELECT message_id, event, event_time_ms, received_at_ms, \
@@ -82,7 +84,8 @@ macro_rules! visitor_events {
 use visitor_events;
 
 /// The neighbour rows of some products (`?2`, a JSON list of IDs).
-const LOAD_NEIGHBOURS: &str = "SELECT relation, product_id, neighbours FROM product_neighbours \
+pub(crate) const LOAD_NEIGHBOURS: &str =
+    "SELECT relation, product_id, neighbours FROM product_neighbours \
     WHERE site_id = ?1 AND product_id IN (SELECT value FROM json_each(?2))";
 
 /// The visitor's latest product views whose products' neighbours a block reads.

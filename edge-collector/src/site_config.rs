@@ -14,8 +14,8 @@ const MAX_CONFIG_BYTES: usize = 256 * 1024;
 /// How long browsers may use a served configuration without asking again.
 const MAX_AGE_SECONDS: u32 = 60;
 
-const LOAD: &str = "SELECT config FROM site_configs WHERE site_id = ?1";
-const SAVE: &str =
+pub(crate) const LOAD: &str = "SELECT config FROM site_configs WHERE site_id = ?1";
+pub(crate) const SAVE: &str =
     "INSERT INTO site_configs (site_id, config, etag, updated_at_ms) VALUES (?1, ?2, ?3, ?4) \
   ON CONFLICT (site_id) DO UPDATE SET config = excluded.config, etag = excluded.etag, \
   updated_at_ms = excluded.updated_at_ms";

@@ -18,15 +18,15 @@ const MAX_BODY_BYTES: usize = 16 * 1024;
 /// Longest value of one field.
 const MAX_VALUE_CHARS: usize = 500;
 
-const UPSERT: &str = "INSERT INTO subscriptions (site_id, channel, address, profile_id, status, widget_id, \
+pub(crate) const UPSERT: &str = "INSERT INTO subscriptions (site_id, channel, address, profile_id, status, widget_id, \
     fields, created_at_ms, updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) \
   ON CONFLICT (site_id, channel, address) DO UPDATE SET profile_id = excluded.profile_id, \
     status = CASE WHEN subscriptions.status = 'subscribed' THEN 'subscribed' ELSE excluded.status END, \
     widget_id = excluded.widget_id, fields = excluded.fields, updated_at_ms = excluded.updated_at_ms";
-const CONSENT: &str =
+pub(crate) const CONSENT: &str =
     "INSERT INTO consent_records (site_id, record_id, profile_id, widget_id, variant, \
     consent_text, consent_text_hash, granted_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
-const EVENT: &str = "INSERT INTO events (site_id, message_id, type, event, anonymous_id, timestamp_ms, \
+pub(crate) const EVENT: &str = "INSERT INTO events (site_id, message_id, type, event, anonymous_id, timestamp_ms, \
     received_at_ms, event_time_ms, raw, profile_id) VALUES (?1, ?2, 'track', ?3, ?4, ?5, ?5, ?5, ?6, ?7)";
 
 /// A typed 400 naming the field at fault.

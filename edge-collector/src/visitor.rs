@@ -13,7 +13,7 @@ use crate::profiles::{current_profile, profile_events, EventRow};
 use crate::{auth, reply};
 
 /// The visitor's current profile (merges followed), then its latest events on every device.
-const EVENTS: &str = concat!(
+pub(crate) const EVENTS: &str = concat!(
     current_profile!(),
     "SELECT raw, type, event, event_time_ms FROM events INDEXED BY events_by_profile \
       WHERE site_id = ?1 AND profile_id IN (SELECT id FROM mine) \
