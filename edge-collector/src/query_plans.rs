@@ -271,3 +271,198 @@ fn the_check_catches_a_read_by_site_alone() {
     )
     .is_empty());
 }
+
+/// `text` without its planner hints (`INDEXED BY x` dropped, `CROSS JOIN` as `JOIN`): the
+/// plan SQLite picks by itself, the baseline of [`query_costs`].
+fn unhinted(text: &str) -> String {
+    let mut out = Vec::new();
+    let mut words = text.split(' ').peekable();
+    while let Some(w) = words.next() {
+        if w == "INDEXED" && words.peek() == Some(&"BY") {
+            words.next();
+            // The index's name, and the comma that may follow it in a FROM list.
+            if words.next().is_some_and(|name| name.ends_with(',')) {
+                out.push(",");
+            }
+        } else if w == "CROSS" && words.peek() == Some(&"JOIN") {
+            continue;
+        } else {
+            out.push(w);
+        }
+    }
+    out.join(" ")
+}
+
+/// A site of `visitors` visitors (a quarter logged in), each with an anonymous identity and a
+/// profile, and two events (view, cart or order) over the last two days.
+fn filled(visitors: usize, now_ms: i64) -> Connection {
+    let db = schema();
+    let tx = db.unchecked_transaction().expect("a transaction");
+    {
+        let mut profile = tx
+            .prepare(
+                "INSERT INTO profiles (site_id, profile_id, created_at_ms) VALUES ('s', ?1, 0)",
+            )
+            .expect("insert");
+        let mut identity = tx
+            .prepare("INSERT INTO identities (site_id, kind, value, profile_id, linked_at_ms) VALUES ('s', ?1, ?2, ?3, 0)")
+            .expect("insert");
+        let mut event = tx
+            .prepare(
+                "INSERT INTO events (site_id, message_id, type, event, anonymous_id, user_id, \
+                 received_at_ms, event_time_ms, raw, profile_id) VALUES ('s', ?1, 'track', ?2, ?3, ?4, ?5, ?5, ?6, ?7)",
+            )
+            .expect("insert");
+        for v in 0..visitors {
+            let (p, a, u) = (format!("p{v}"), format!("a{v}"), format!("u{v}"));
+            profile.execute([&p]).expect("a profile");
+            identity
+                .execute(["anonymous", &a, &p])
+                .expect("an identity");
+            if v % 4 == 0 {
+                identity.execute(["user", &u, &p]).expect("an identity");
+            }
+            for e in 0..2 {
+                let name = ["Product Viewed", "Cart Updated", "Order Completed"][(v + e) % 3];
+                let product = format!("LL-{}", 1000 + (v * 7 + e) % 50);
+                let raw = if e == 0 {
+                    format!(r#"{{"properties":{{"product_id":"{product}"}}}}"#)
+                } else {
+                    format!(r#"{{"properties":{{"products":[{{"product_id":"{product}"}}]}}}}"#)
+                };
+                let at = now_ms - ((v * 2 + e) as i64 * 863) % (2 * 86_400_000);
+                let user = (v % 4 == 0).then(|| u.clone());
+                event
+                    .execute(rusqlite::params![
+                        format!("m{v}-{e}"),
+                        name,
+                        a,
+                        user,
+                        at,
+                        raw,
+                        p
+                    ])
+                    .expect("an event");
+            }
+        }
+    }
+    tx.commit().expect("commit");
+    db
+}
+
+/// Median milliseconds of `runs` runs of a statement (rolled back when it writes).
+fn time(db: &Connection, sql: &str, params: &[rusqlite::types::Value], runs: usize) -> f64 {
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let tx = db.unchecked_transaction().expect("a transaction");
+        let started = std::time::Instant::now();
+        {
+            let mut statement = tx.prepare(sql).unwrap_or_else(|e| panic!("{e}: {sql}"));
+            let mut rows = statement
+                .query(rusqlite::params_from_iter(params))
+                .expect("a query");
+            while rows.next().expect("a row").is_some() {}
+        }
+        times.push(started.elapsed().as_secs_f64() * 1e3);
+        tx.rollback().expect("rollback");
+    }
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+/// `cargo xtask bench queries` (an ignored test: `cargo test -p edge-collector --lib
+/// query_costs -- --ignored --nocapture`): the hot statements as shipped against the same
+/// statements without their planner hints, on one site of 100,000 visitors (200,000 events,
+/// 125,000 identities) in real SQLite, in one run. `ORBITA_BENCH_JSON=1` prints one JSON
+/// object per row.
+#[test]
+#[ignore]
+fn query_costs() {
+    use rusqlite::types::Value::{Integer, Text};
+    let visitors: usize = std::env::var("ORBITA_BENCH_VISITORS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let now_ms = 1_790_000_000_000_i64;
+    let built = std::time::Instant::now();
+    let db = filled(visitors, now_ms);
+    eprintln!(
+        "bench queries: {visitors} visitors, {} events, {} identities built in {:.1?}",
+        visitors * 2,
+        visitors + visitors.div_ceil(4),
+        built.elapsed()
+    );
+    let site = || Text("s".into());
+    let who = 40_000 % visitors.max(1);
+    let wanted =
+        format!(r#"[{{"kind":"anonymous","value":"a{who}"}},{{"kind":"user","value":"u{who}"}}]"#);
+    let day = now_ms / 86_400_000;
+    let rows: Vec<(&str, String, Vec<rusqlite::types::Value>)> = vec![
+        (
+            "identity lookup of a logged-in visitor's request (identity::LOAD_KNOWN)",
+            identity::LOAD_KNOWN.into(),
+            vec![site(), Text(wanted)],
+        ),
+        (
+            "widget targeting: a customer's events (visitor::EVENTS)",
+            visitor::EVENTS.into(),
+            vec![site(), Text(format!("a{who}"))],
+        ),
+        (
+            "a block's visitor history (recommendations::LOAD_VISITOR_EVENTS)",
+            recommendations::LOAD_VISITOR_EVENTS.into(),
+            vec![site(), Text(format!("a{who}")), Integer(300)],
+        ),
+        (
+            "GDPR export of a profile's events",
+            profiles::export_events_sql(),
+            vec![site(), Text(format!("p{who}"))],
+        ),
+        (
+            "a block's counts since the fold (popularity::LOAD)",
+            popularity::LOAD.into(),
+            vec![site(), Integer(now_ms - 600_000), Integer(day - 30)],
+        ),
+        (
+            "a fold's new sightings, 10 minutes (popularity::SIGHT)",
+            popularity::SIGHT.into(),
+            vec![site(), Integer(now_ms - 600_000), Integer(day - 1)],
+        ),
+        (
+            "a merge moving identities (identity::MERGE_IDENTITIES)",
+            identity::MERGE_IDENTITIES.into(),
+            vec![
+                site(),
+                Text(format!("p{who}")),
+                Text(format!(r#"["p{}"]"#, who + 1)),
+            ],
+        ),
+        (
+            "GDPR erasure of a profile's events",
+            profiles::erase_events_sql(),
+            vec![site(), Text(format!("p{who}"))],
+        ),
+    ];
+    let json = std::env::var_os("ORBITA_BENCH_JSON").is_some();
+    if !json {
+        println!(
+            "{:<74} {:>10} {:>12} {:>8}",
+            "statement (one site, real SQLite, median of 21)", "ms", "unhinted ms", "ratio"
+        );
+    }
+    for (name, sql, params) in rows {
+        let shipped = time(&db, &sql, &params, 21);
+        let baseline = time(&db, &unhinted(&sql), &params, 21);
+        if json {
+            println!(
+                "{{\"statement\":{name:?},\"visitors\":{visitors},\"ms\":{shipped:.4},\"unhinted_ms\":{baseline:.4},\"ratio\":{:.1}}}",
+                baseline / shipped
+            );
+        } else {
+            println!(
+                "{name:<74} {shipped:>10.4} {baseline:>12.4} {:>7.0}x",
+                baseline / shipped
+            );
+        }
+    }
+}

@@ -41,6 +41,51 @@ p50/p99 are the latency of one request on loopback, not a loaded queue's (goal p
   non_2xx         answers that were not 2xx (must be 0)
   seconds         the measuring time of each row";
 
+/// What `cargo xtask bench queries --help` prints.
+pub const QUERIES_HELP: &str = "cargo xtask bench queries [--json] [--visitors N]
+
+The collector's hot SQL statements (the identity lookup of a logged-in visitor's request, a
+customer's events for widget targeting and for a block, a GDPR export and erasure, a block's
+interaction counts, a fold's new sightings, a merge), each timed in real SQLite (rusqlite's
+bundled library, what D1 runs on) on one site of N visitors (default 100,000: 200,000 events,
+125,000 identities) built from the migrations, as shipped and without its planner hints
+(`INDEXED BY` dropped, `CROSS JOIN` as `JOIN`: the plan SQLite picks by itself without table
+statistics, as on D1), median of 21 runs each, in one run. Runs the ignored collector test
+`query_plans::query_costs`.
+
+--json prints one object per row with the fields:
+  statement    what the statement does (and its name in the collector)
+  visitors     visitors on the site
+  ms           median milliseconds as shipped
+  unhinted_ms  median milliseconds without the hints
+  ratio        unhinted_ms / ms";
+
+/// Runs `cargo xtask bench queries` (see [`QUERIES_HELP`]).
+pub fn queries(tools: &Tools, flags: &[String]) -> Result {
+    let mut cmd = tools.command("cargo");
+    cmd.args([
+        "test",
+        "--quiet",
+        "-p",
+        "edge-collector",
+        "--lib",
+        "query_costs",
+        "--",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ]);
+    if flags.iter().any(|f| f == "--json") {
+        cmd.env("ORBITA_BENCH_JSON", "1");
+    }
+    if let Some(n) = crate::flag_value(flags, "--visitors") {
+        n.parse::<usize>()
+            .map_err(|_| format!("--visitors {n:?} is not a number"))?;
+        cmd.env("ORBITA_BENCH_VISITORS", n);
+    }
+    run(&mut cmd)
+}
+
 struct Row {
     config: &'static str,
     events_per_request: u32,

@@ -16,6 +16,8 @@
 //!   null worker, on workerd directly (or under wrangler dev).
 //! - `cargo xtask bench tracker [--loads N] [--json]`: tracker bytes (gzip, brotli) beside the
 //!   peers', and its main-thread start-up time in headless Chromium.
+//! - `cargo xtask bench queries [--json] [--visitors N]`: the collector's hot SQL statements in
+//!   real SQLite on one big site, against the same statements without their planner hints.
 //! - `cargo xtask bench engine [--json] [--products N] [--profiles N] [--no-collector]`:
 //!   recommendation latency and profile updates per second on a synthetic shop, natively, and
 //!   `/v1/recommendations` latency on the collector.
@@ -67,11 +69,13 @@ fn main() -> ExitCode {
                 Some("tracker") => println!("{}", bench_tracker::HELP),
                 Some("collector") => println!("{}", bench::HELP),
                 Some("engine") => println!("{}", bench_engine::HELP),
+                Some("queries") => println!("{}", bench::QUERIES_HELP),
                 _ => println!(
-                    "{}\n\n{}\n\n{}",
+                    "{}\n\n{}\n\n{}\n\n{}",
                     bench::HELP,
                     bench_tracker::HELP,
-                    bench_engine::HELP
+                    bench_engine::HELP,
+                    bench::QUERIES_HELP
                 ),
             }
             Ok(())
@@ -84,6 +88,9 @@ fn main() -> ExitCode {
             tools::ensure(true).and_then(|t| {
                 build::all(&t).and_then(|()| bench_tracker::tracker(&t, loads.max(1), json))
             })
+        }
+        "bench" if flags.first().map(String::as_str) == Some("queries") => {
+            tools::ensure(false).and_then(|t| bench::queries(&t, &flags[1..]))
         }
         "bench" if flags.first().map(String::as_str) == Some("engine") => {
             tools::ensure(false).and_then(|t| bench_engine::engine(&t, &flags[1..]))
@@ -127,7 +134,7 @@ fn main() -> ExitCode {
             }
         }),
         _ => {
-            eprintln!("usage: cargo xtask <demo|test|e2e|size|bench collector|bench tracker|bench engine|eval|feed FILE|click-token ID|fuzz|kill-test|build|setup> (see xtask/src/main.rs)");
+            eprintln!("usage: cargo xtask <demo|test|e2e|size|bench collector|bench tracker|bench engine|bench queries|eval|feed FILE|click-token ID|fuzz|kill-test|build|setup> (see xtask/src/main.rs)");
             return ExitCode::from(if task == "help" { 0 } else { 2 });
         }
     };
