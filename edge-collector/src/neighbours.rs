@@ -7,6 +7,8 @@
 //! nothing, and only rows whose content changed are written (vanished rows are deleted), so a
 //! quiet catalogue costs one read. The co-occurrence itself is recomputed over the window.
 
+use std::collections::{HashMap, HashSet};
+
 use engine::recommenders::{neighbour_rows, NEIGHBOURS_KEPT};
 use serde::Deserialize;
 use serde_json::json;
@@ -120,21 +122,27 @@ pub async fn refresh(db: &D1Database, site: &str, full: bool) -> Result<Refresh>
             serde_json::to_string(row).map_err(|e| worker::Error::RustError(e.to_string()))?;
         fresh.push((relation.as_str().to_string(), product.clone(), text));
     }
+    // Stored rows by (relation, product): one lookup per fresh row instead of a scan.
+    let stored_by_key: HashMap<(&str, &str), &str> = stored
+        .iter()
+        .map(|s| {
+            (
+                (s.relation.as_str(), s.product_id.as_str()),
+                s.neighbours.as_str(),
+            )
+        })
+        .collect();
     let changed: Vec<&(String, String, String)> = fresh
         .iter()
-        .filter(|(r, p, text)| {
-            !stored
-                .iter()
-                .any(|s| &s.relation == r && &s.product_id == p && &s.neighbours == text)
-        })
+        .filter(|(r, p, text)| stored_by_key.get(&(r.as_str(), p.as_str())) != Some(&text.as_str()))
+        .collect();
+    let fresh_keys: HashSet<(&str, &str)> = fresh
+        .iter()
+        .map(|(r, p, _)| (r.as_str(), p.as_str()))
         .collect();
     let vanished: Vec<String> = stored
         .iter()
-        .filter(|s| {
-            !fresh
-                .iter()
-                .any(|(r, p, _)| *r == s.relation && *p == s.product_id)
-        })
+        .filter(|s| !fresh_keys.contains(&(s.relation.as_str(), s.product_id.as_str())))
         .map(|s| format!("{} {}", s.relation, s.product_id))
         .collect();
     let now = JsValue::from_f64(Date::now().as_millis() as f64);
