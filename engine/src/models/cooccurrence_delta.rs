@@ -88,6 +88,13 @@ impl Sums {
         }
     }
 
+    /// Adds stored pair sums not held yet (sums already held, perhaps updated, are kept).
+    pub fn load_pairs(&mut self, pairs: impl IntoIterator<Item = ((u32, u32), Sum)>) {
+        for ((a, b), sum) in pairs {
+            self.pairs.entry((a.min(b), a.max(b))).or_insert(sum);
+        }
+    }
+
     /// Adds (`sign` 1) or subtracts (`sign` −1) one visitor's contribution.
     pub fn add(&mut self, set: &VisitorSet, sign: i64, settings: &Settings) {
         if set.is_empty() {
