@@ -42,7 +42,8 @@ CREATE TABLE neighbour_norms (
   PRIMARY KEY (site_id, relation, product_id)
 ) WITHOUT ROWID;
 
--- The newest event the state includes. No row: no state (the next refresh is a full one).
+-- The state includes the events received before events_until_ms (the start of the refresh that
+-- wrote it). No row: no state (the next refresh is a full one).
 CREATE TABLE neighbour_state (
   site_id         TEXT    NOT NULL PRIMARY KEY,
   events_until_ms INTEGER NOT NULL,

@@ -353,6 +353,12 @@ fn num(n: i64) -> JsValue {
 }
 
 impl Run<'_> {
+    /// The state's mark after this refresh: the events received before its start are in it
+    /// (the next incremental refresh re-reads from a minute before, for late commits).
+    fn mark(&self) -> i64 {
+        self.started.max(self.last_event)
+    }
+
     fn statement(&self, sql: &str, params: &[JsValue]) -> Result<D1PreparedStatement> {
         let mut all = vec![self.site.clone()];
         all.extend_from_slice(params);
@@ -452,7 +458,7 @@ impl Run<'_> {
             .results()?;
         let diff = self.write_rows(&mut statements, &stored, &fresh)?;
         let rows = fresh.len();
-        statements.push(self.statement(STATE_FULL, &[num(self.last_event), num(self.started)])?);
+        statements.push(self.statement(STATE_FULL, &[num(self.mark()), num(self.started)])?);
         statements.push(self.statement(
             RECORD,
             &[num(self.last_event), num(now()), num(rows as i64)],
@@ -623,7 +629,7 @@ impl Run<'_> {
             .filter(|(r, p, _)| !stored_keys.contains(&(r.as_str(), p.as_str())))
             .count();
         let rows = (rows_before + created).saturating_sub(deleted);
-        statements.push(self.statement(STATE_UPDATE, &[num(self.last_event)])?);
+        statements.push(self.statement(STATE_UPDATE, &[num(self.mark())])?);
         statements.push(self.statement(
             RECORD,
             &[num(self.last_event), num(now()), num(rows as i64)],
