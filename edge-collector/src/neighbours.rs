@@ -821,3 +821,38 @@ pub async fn scheduled(env: &Env) -> Result<()> {
     worker::console_log!("neighbour refresh: {}", json!(done));
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_chunks_stay_under_the_parameter_size_and_keep_every_item() {
+        let items: Vec<String> = (0..30_000).map(|i| format!("visitor-{i:06}")).collect();
+        let chunks = json_chunks(&items).unwrap();
+        assert!(chunks.len() > 1, "{} chunks", chunks.len());
+        let mut back = Vec::new();
+        for chunk in &chunks {
+            assert!(chunk.len() <= PARAM_BYTES, "{}", chunk.len());
+            back.extend(serde_json::from_str::<Vec<String>>(chunk).unwrap());
+        }
+        assert_eq!(back, items);
+        assert!(json_chunks(Vec::<String>::new()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_visitors_sets_per_relation_keep_the_strongest_weight_in_the_window() {
+        // Product 0 viewed and bought, product 1 viewed, product 2 carted.
+        let visits: Visits = [((0, 1), 5), ((0, 10), 7), ((1, 1), 9), ((2, 3), 8)]
+            .into_iter()
+            .collect();
+        assert_eq!(
+            set_of(&visits, Relation::CoViewed),
+            vec![(0, 10.0), (1, 1.0), (2, 3.0)]
+        );
+        assert_eq!(
+            set_of(&visits, Relation::BoughtTogether),
+            vec![(0, 10.0), (2, 3.0)]
+        );
+    }
+}
