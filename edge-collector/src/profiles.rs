@@ -309,8 +309,12 @@ async fn erase(db: &D1Database, site: &str, profile: &ProfileRow) -> Result<Resp
     for sql in ERASE_PROFILES {
         statements.push(db.prepare(sql).bind(&params)?);
     }
-    // The interaction counts include the erased visitor: the next fold rebuilds them.
-    for sql in crate::popularity::RESET {
+    // The interaction counts and the item-to-item state include the erased visitor: the next
+    // fold rebuilds the counts, the next refresh the state and tables (a full one).
+    for sql in crate::popularity::RESET
+        .into_iter()
+        .chain(crate::neighbours::RESET)
+    {
         statements.push(db.prepare(sql).bind(std::slice::from_ref(&site_param))?);
     }
     // One transaction: the erasure happens whole or not at all.

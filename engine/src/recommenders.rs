@@ -1449,64 +1449,8 @@ pub fn recently_viewed(ask: &Ask) -> Vec<Candidate> {
         .collect()
 }
 
-/// One stored row of an item-to-item table: relation, product ID, (neighbour ID, weight) pairs.
-pub type NeighbourRow = (Relation, String, Vec<(String, f32)>);
-
 /// Neighbours kept per product in the stored tables.
 pub const NEIGHBOURS_KEPT: usize = 30;
-
-/// Builds both item-to-item tables from (visitor, product ID, weight) interactions (weights
-/// as [`InteractionKind::weight`]; a repeated pair keeps its largest): co-viewed from all of
-/// them, bought-together from carts and purchases (weight ≥ 3) only, each with the
-/// co-occurrence model (cosine, long histories damped), `keep` neighbours per product, weights
-/// rounded to 4 digits so an unchanged table serialises the same. Rows come sorted by relation
-/// and product ID; products without neighbours get no row.
-pub fn neighbour_rows(interactions: &[(String, String, f32)], keep: usize) -> Vec<NeighbourRow> {
-    use crate::models::cooccurrence::Cooccurrence;
-    use crate::models::Histories;
-    let mut visitors: HashMap<&str, u32> = HashMap::new();
-    let mut products: HashMap<&str, u32> = HashMap::new();
-    let mut names: Vec<&str> = Vec::new();
-    let mut triples: Vec<(u32, u32, f32)> = Vec::with_capacity(interactions.len());
-    for (v, p, w) in interactions {
-        let n = visitors.len() as u32;
-        let v = *visitors.entry(v.as_str()).or_insert(n);
-        let p = *products.entry(p.as_str()).or_insert_with(|| {
-            names.push(p.as_str());
-            names.len() as u32 - 1
-        });
-        triples.push((v, p, *w));
-    }
-    let model = Cooccurrence {
-        neighbours: keep,
-        alpha: 0.5,
-        damping: 0.5,
-    };
-    let mut out = Vec::new();
-    let buying: Vec<(u32, u32, f32)> = triples
-        .iter()
-        .copied()
-        .filter(|t| t.2 >= InteractionKind::Cart.weight() as f32)
-        .collect();
-    for (relation, list) in [
-        (Relation::CoViewed, &triples),
-        (Relation::BoughtTogether, &buying),
-    ] {
-        let table = model.fit(&Histories::from_weighted(list, names.len()));
-        for (p, row) in table.neighbours.iter().enumerate() {
-            if row.is_empty() {
-                continue;
-            }
-            let row = row
-                .iter()
-                .map(|&(q, w)| (names[q as usize].to_string(), (w * 1e4).round() / 1e4))
-                .collect();
-            out.push((relation, names[p].to_string(), row));
-        }
-    }
-    out.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()).then(a.1.cmp(&b.1)));
-    out
-}
 
 #[cfg(test)]
 pub(crate) mod tests {
@@ -1831,58 +1775,6 @@ pub(crate) mod tests {
             3,
         );
         assert!(!ids(&shop, &personal(&ask(&shop, &v, &c, &all, 10))).contains(&"b".to_string()));
-    }
-
-    #[test]
-    fn neighbour_rows_from_interactions() {
-        let t = |v: &str, p: &str, w: f32| (v.to_string(), p.to_string(), w);
-        // x viewed a and b; y viewed a, bought c. Co-viewed a ↔ b, a ↔ c; bought-together: none
-        // (y bought one product only); z carted c and d → c ↔ d.
-        let rows = neighbour_rows(
-            &[
-                t("x", "a", 1.0),
-                t("x", "b", 1.0),
-                t("y", "a", 1.0),
-                t("y", "c", 10.0),
-                t("z", "c", 3.0),
-                t("z", "d", 3.0),
-            ],
-            5,
-        );
-        let shape: Vec<(&str, &str, Vec<&str>)> = rows
-            .iter()
-            .map(|(r, p, row)| {
-                (
-                    r.as_str(),
-                    p.as_str(),
-                    row.iter().map(|e| e.0.as_str()).collect(),
-                )
-            })
-            .collect();
-        assert_eq!(
-            shape,
-            vec![
-                ("bought_together", "c", vec!["d"]),
-                ("bought_together", "d", vec!["c"]),
-                ("co_viewed", "a", vec!["b", "c"]),
-                ("co_viewed", "b", vec!["a"]),
-                ("co_viewed", "c", vec!["a", "d"]),
-                ("co_viewed", "d", vec!["c"]),
-            ]
-        );
-        // Cosine with damping 0.5: x and y have 2 products each (factor 2^-0.5), z too.
-        // Norms (Σ w² × factor): a 1.4142, b 0.7071, c 109 × 0.7071 = 77.07, d 6.364.
-        // a → b: 0.7071 / sqrt(1.4142 × 0.7071) = 0.7071; a → c: 7.071 / sqrt(1.4142 × 77.07)
-        // = 0.6773; c → d: 6.364 / sqrt(77.07 × 6.364) = 0.2873.
-        let rounded_1_sqrt_2 = (std::f32::consts::FRAC_1_SQRT_2 * 1e4).round() / 1e4;
-        assert_eq!(
-            rows[2].2,
-            vec![
-                ("b".to_string(), rounded_1_sqrt_2),
-                ("c".to_string(), 0.6773)
-            ]
-        );
-        assert_eq!(rows[4].2[1], ("d".to_string(), 0.2873));
     }
 
     #[test]

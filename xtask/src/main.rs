@@ -18,6 +18,8 @@
 //!   peers', and its main-thread start-up time in headless Chromium.
 //! - `cargo xtask bench queries [--json] [--visitors N]`: the collector's hot SQL statements in
 //!   real SQLite on one big site, against the same statements without their planner hints.
+//! - `cargo xtask bench refresh [--products N] [--visitors N] [--new-percent P] [--json]`: the
+//!   item-to-item refresh, incremental against full, on the same data (`bench_refresh`).
 //! - `cargo xtask bench engine [--json] [--products N] [--profiles N] [--no-collector]`:
 //!   recommendation latency and profile updates per second on a synthetic shop, natively, and
 //!   `/v1/recommendations` latency on the collector.
@@ -31,6 +33,7 @@
 
 mod bench;
 mod bench_engine;
+mod bench_refresh;
 mod bench_tracker;
 mod build;
 mod eval;
@@ -70,12 +73,14 @@ fn main() -> ExitCode {
                 Some("collector") => println!("{}", bench::HELP),
                 Some("engine") => println!("{}", bench_engine::HELP),
                 Some("queries") => println!("{}", bench::QUERIES_HELP),
+                Some("refresh") => println!("{}", bench_refresh::HELP),
                 _ => println!(
-                    "{}\n\n{}\n\n{}\n\n{}",
+                    "{}\n\n{}\n\n{}\n\n{}\n\n{}",
                     bench::HELP,
                     bench_tracker::HELP,
                     bench_engine::HELP,
-                    bench::QUERIES_HELP
+                    bench::QUERIES_HELP,
+                    bench_refresh::HELP
                 ),
             }
             Ok(())
@@ -94,6 +99,9 @@ fn main() -> ExitCode {
         }
         "bench" if flags.first().map(String::as_str) == Some("engine") => {
             tools::ensure(false).and_then(|t| bench_engine::engine(&t, &flags[1..]))
+        }
+        "bench" if flags.first().map(String::as_str) == Some("refresh") => {
+            tools::ensure(false).and_then(|t| bench_refresh::refresh(&t, &flags[1..]))
         }
         "bench" if flags.first().map(String::as_str) == Some("collector") => {
             let seconds = flag_value(flags, "--seconds")
@@ -134,7 +142,7 @@ fn main() -> ExitCode {
             }
         }),
         _ => {
-            eprintln!("usage: cargo xtask <demo|test|e2e|size|bench collector|bench tracker|bench engine|bench queries|eval|feed FILE|click-token ID|fuzz|kill-test|build|setup> (see xtask/src/main.rs)");
+            eprintln!("usage: cargo xtask <demo|test|e2e|size|bench collector|bench tracker|bench engine|bench queries|bench refresh|eval|feed FILE|click-token ID|fuzz|kill-test|build|setup> (see xtask/src/main.rs)");
             return ExitCode::from(if task == "help" { 0 } else { 2 });
         }
     };

@@ -9,6 +9,7 @@
 //! neighbour that contributed most becomes the item's [`Reason`].
 
 pub mod cooccurrence;
+pub mod cooccurrence_delta;
 #[cfg(feature = "dense")]
 pub mod ease;
 pub mod popularity;
