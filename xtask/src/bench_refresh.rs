@@ -38,6 +38,11 @@ refresh's time to the incremental one's on the same data.
   pairs               (visitor, product) pairs read from the raw events
   visitors_changed    visitors whose products changed (full: all in the window)
   products_recomputed rows recomputed (both relations)
+  fold_ms             the interaction-count fold the same request ran first (popularity's
+                      tookMs: the first one counts the whole window, later ones the events
+                      since the last fold)
+  fold_sightings      sightings that fold added (a visitor's first interaction of a kind with
+                      a product on a day)
   written             rows written (new or changed)
   deleted             rows deleted
   rows                rows stored after the refresh
@@ -191,6 +196,8 @@ fn timed(port: u16, config: &'static str, full: bool, events: usize) -> Result<R
 
 fn print(rows: &[Row], json: bool) {
     let n = |r: &Row, f: &str| r.answer[f].as_i64().unwrap_or(0);
+    // The interaction-count fold the same request ran (its time, the sightings it added).
+    let fold = |r: &Row, f: &str| r.answer["popularity"][f].as_i64().unwrap_or(0);
     if json {
         for r in rows {
             println!(
@@ -201,18 +208,19 @@ fn print(rows: &[Row], json: bool) {
                     "pairs": n(r, "pairs"), "visitors_changed": n(r, "visitorsChanged"),
                     "products_recomputed": n(r, "productsRecomputed"), "written": n(r, "written"),
                     "deleted": n(r, "deleted"), "rows": n(r, "rows"), "events": r.events,
+                    "fold_ms": fold(r, "tookMs"), "fold_sightings": fold(r, "sightings"),
                 })
             );
         }
         return;
     }
     println!(
-        "| refresh | mode | took ms | wall ms | pairs read | visitors changed | rows recomputed | written | deleted | rows | events |"
+        "| refresh | mode | took ms | wall ms | pairs read | visitors changed | rows recomputed | written | deleted | rows | events | fold ms | fold sightings |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in rows {
         println!(
-            "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.config,
             r.answer["mode"].as_str().unwrap_or("?"),
             n(r, "tookMs"),
@@ -223,7 +231,9 @@ fn print(rows: &[Row], json: bool) {
             n(r, "written"),
             n(r, "deleted"),
             n(r, "rows"),
-            r.events
+            r.events,
+            fold(r, "tookMs"),
+            fold(r, "sightings")
         );
     }
     let (incremental, full) = (&rows[2], &rows[3]);
