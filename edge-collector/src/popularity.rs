@@ -2,10 +2,10 @@
 //! visitors per product, kind of interaction (view 1, cart 3, purchase 10) and day, bots left
 //! out. Folded from the raw events into `product_interactions` (migration 0010) by the cron
 //! trigger and the admin refresh, incrementally: a fold reads only the events received since
-//! the last one (plus a margin for late commits), adds their sightings (each visitor once per
-//! product, kind and day: `interaction_sightings`, migration 0013, kept for the days a fold may
-//! still change) and recounts those days from the sightings; days older than the window are
-//! dropped. A block reads the folded counts plus the raw events
+//! the last one (plus a margin for late commits), keeps their sightings that are new (each
+//! visitor once per product, kind and day: `interaction_sightings`, migration 0013, kept for
+//! the days a fold may still change) and adds those to the counts; days older than the window
+//! are dropped. Its cost follows the new events, not the day's traffic. A block reads the folded counts plus the raw events
 //! received since the last fold, so nothing is lost between folds or across a restart.
 
 use serde::Deserialize;
@@ -88,7 +88,7 @@ pub(crate) const FOLDED_UNTIL: &str =
     "SELECT events_until_ms AS last FROM interaction_folds WHERE site_id = ?1";
 /// The newest interaction event (each name's newest through the `events_by_name` index).
 pub(crate) const NEWEST: &str = newest!();
-/// Days from `?2` on are recomputed; days before `?3` left the window.
+/// Days from `?2` on are recounted (a first fold: all of them); days before `?3` left the window.
 pub(crate) const CLEAR: &str =
     "DELETE FROM product_interactions WHERE site_id = ?1 AND (day >= ?2 OR day < ?3)";
 /// Counts of the raw events received from day `?2` to before day `?3` (the first fold only:
@@ -99,18 +99,21 @@ pub(crate) const COUNT_RAW: &str = concat!(
     counts_between!("?2 * 86400000 - 1", "?3 * 86400000"),
     ")"
 );
-/// The sightings of the events received after `?2` on days from `?3` on, each once.
+/// The sightings of the events received after `?2` on days from `?3` on, each once, marked
+/// with the fold that found them (`?4`); ones already there keep their mark.
 pub(crate) const SIGHT: &str = concat!(
-    "INSERT OR IGNORE INTO interaction_sightings (site_id, day, product_id, kind, visitor) \
-  SELECT ?1, day, product_id, kind, visitor FROM (",
+    "INSERT OR IGNORE INTO interaction_sightings (site_id, day, product_id, kind, visitor, fold) \
+  SELECT ?1, day, product_id, kind, visitor, ?4 FROM (",
     sightings!("?2", "9e15"),
     ") WHERE day >= ?3"
 );
-/// The counts of the days from `?2` on, from their sightings.
-pub(crate) const COUNT_SIGHTINGS: &str =
+/// Adds the sightings fold `?2` found to the counts: each is a visitor not counted yet for
+/// that product, kind and day.
+pub(crate) const ADD_SIGHTINGS: &str =
     "INSERT INTO product_interactions (site_id, product_id, kind, day, visitors) \
-  SELECT ?1, product_id, kind, day, COUNT(*) FROM interaction_sightings \
-  WHERE site_id = ?1 AND day >= ?2 GROUP BY product_id, kind, day";
+  SELECT ?1, product_id, kind, day, COUNT(*) FROM interaction_sightings INDEXED BY sightings_by_fold \
+  WHERE site_id = ?1 AND fold = ?2 GROUP BY product_id, kind, day \
+  ON CONFLICT (site_id, day, product_id, kind) DO UPDATE SET visitors = visitors + excluded.visitors";
 /// Sightings of days before `?2` are no longer needed: no later fold recounts those days.
 pub(crate) const PRUNE: &str = "DELETE FROM interaction_sightings WHERE site_id = ?1 AND day < ?2";
 /// The newest event the counts include, read in the same transaction as the fold.
@@ -182,6 +185,15 @@ pub async fn fold(db: &D1Database, site: &str) -> Result<Fold> {
     } else {
         keep_from.max(from_day)
     };
+    // This fold's own mark on the sightings it finds (random: a cron and an admin refresh may
+    // fold at the same moment, and each must add only its own).
+    let fold_id = JsValue::from(crate::ids::random("f-"));
+    // A first fold recounts every day; later ones only add their new sightings.
+    let recount_from = if folded.is_some() {
+        i64::from(i32::MAX)
+    } else {
+        from_day
+    };
     let scan_after = folded.map_or(sighted_from * DAY_MS - 1, |f| f - LATE_COMMIT_MS);
     let day = |d: i64| JsValue::from_f64(d as f64);
     let statements = vec![
@@ -189,13 +201,14 @@ pub async fn fold(db: &D1Database, site: &str) -> Result<Fold> {
             site_param.clone(),
             JsValue::from_f64(scan_after as f64),
             day(sighted_from),
+            fold_id.clone(),
         ])?,
         db.prepare(CLEAR)
-            .bind(&[site_param.clone(), day(from_day), day(window_day)])?,
+            .bind(&[site_param.clone(), day(recount_from), day(window_day)])?,
         db.prepare(COUNT_RAW)
             .bind(&[site_param.clone(), day(from_day), day(sighted_from)])?,
-        db.prepare(COUNT_SIGHTINGS)
-            .bind(&[site_param.clone(), day(sighted_from)])?,
+        db.prepare(ADD_SIGHTINGS)
+            .bind(&[site_param.clone(), fold_id])?,
         db.prepare(PRUNE)
             .bind(&[site_param.clone(), day(keep_from.min(sighted_from))])?,
         db.prepare(RECORD)

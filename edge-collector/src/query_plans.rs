@@ -166,7 +166,7 @@ fn statements() -> Vec<(String, String)> {
         ("popularity::CLEAR", popularity::CLEAR),
         ("popularity::COUNT_RAW", popularity::COUNT_RAW),
         ("popularity::SIGHT", popularity::SIGHT),
-        ("popularity::COUNT_SIGHTINGS", popularity::COUNT_SIGHTINGS),
+        ("popularity::ADD_SIGHTINGS", popularity::ADD_SIGHTINGS),
         ("popularity::PRUNE", popularity::PRUNE),
         ("popularity::RECORD", popularity::RECORD),
         ("profiles::FIND_BY_IDENTIFIER", profiles::FIND_BY_IDENTIFIER),
