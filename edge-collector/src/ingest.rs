@@ -20,6 +20,12 @@ use crate::auth::{self, Site};
 use crate::cors::Caller;
 use crate::{body, group_commit, identity, reply};
 
+/// An ingest request stores its events with the time it received them, and commits them
+/// within seconds (group commit takes over a lead silent for 2 s), so an event may appear
+/// after a later event's fold or refresh mark with an earlier time: folds and refreshes re-read
+/// this long before their mark (at-least-once reading; each counts a sighting or visit once).
+pub(crate) const COMMITTED_WITHIN_MS: i64 = 60 * 1000;
+
 /// One statement per batch: the events travel as one bound JSON parameter (local D1 allows at
 /// most 100 bound parameters, and one round trip per event would cap ingest far lower; see
 /// shared/handbook/measured-ceilings.md). `RETURNING` lists the rows that were new, so every

@@ -49,10 +49,8 @@ const WINDOW_MS: i64 = 90 * 24 * 3600 * 1000;
 const CHUNK: usize = 200;
 /// Longest JSON list bound to one statement of the state (D1 allows 2 MB per value).
 const PARAM_BYTES: usize = 500_000;
-/// An incremental refresh re-reads events from this long before its mark: an ingest request
-/// that took its receive time before the last refresh may have committed after it (a request
-/// commits within seconds: group commit takes over a lead silent for 2 s).
-const LATE_COMMIT_MS: i64 = 60 * 1000;
+/// An incremental refresh re-reads events from this long before its mark.
+const LATE_COMMIT_MS: i64 = crate::ingest::COMMITTED_WITHIN_MS;
 /// The relations, each a model of its own.
 const RELATIONS: [Relation; 2] = [Relation::CoViewed, Relation::BoughtTogether];
 /// The model: cosine similarity, visitors damped by history length^0.5 (as `Cooccurrence`).

@@ -16,9 +16,8 @@ use worker::{wasm_bindgen::JsValue, D1Database, Date, Result};
 pub const WINDOW_MS: i64 = 30 * 24 * 3600 * 1000;
 /// Milliseconds per day (the counts' day is `received_at_ms / DAY_MS`).
 const DAY_MS: i64 = engine::recommenders::DAY_MS;
-/// A fold recomputes from this long before the last folded event: an ingest request that took
-/// its receive time before the last fold may have committed after it.
-const LATE_COMMIT_MS: i64 = 5 * 60 * 1000;
+/// A fold re-reads events from this long before the last folded event.
+const LATE_COMMIT_MS: i64 = crate::ingest::COMMITTED_WITHIN_MS;
 
 /// Sightings in the raw events of site `?1` received after `$after` and before `$before` (SQL
 /// expressions): one row per product and kind of each event, with its visitor and day. Product
@@ -99,12 +98,13 @@ pub(crate) const COUNT_RAW: &str = concat!(
     counts_between!("?2 * 86400000 - 1", "?3 * 86400000"),
     ")"
 );
-/// The sightings of the events received after `?2` on days from `?3` on, each once, marked
-/// with the fold that found them (`?4`); ones already there keep their mark.
+/// The sightings of the events received after `?2` and before `?5` (just after the fold's start) on days
+/// from `?3` on, each once, marked with the fold that found them (`?4`); ones already there
+/// keep their mark.
 pub(crate) const SIGHT: &str = concat!(
     "INSERT OR IGNORE INTO interaction_sightings (site_id, day, product_id, kind, visitor, fold) \
   SELECT ?1, day, product_id, kind, visitor, ?4 FROM (",
-    sightings!("?2", "9e15"),
+    sightings!("?2", "?5"),
     ") WHERE day >= ?3"
 );
 /// Adds the sightings fold `?2` found to the counts: each is a visitor not counted yet for
@@ -116,13 +116,12 @@ pub(crate) const ADD_SIGHTINGS: &str =
   ON CONFLICT (site_id, day, product_id, kind) DO UPDATE SET visitors = visitors + excluded.visitors";
 /// Sightings of days before `?2` are no longer needed: no later fold recounts those days.
 pub(crate) const PRUNE: &str = "DELETE FROM interaction_sightings WHERE site_id = ?1 AND day < ?2";
-/// The newest event the counts include, read in the same transaction as the fold.
-pub(crate) const RECORD: &str = concat!(
-    "INSERT INTO interaction_folds (site_id, events_until_ms, folded_at_ms) SELECT ?1, last, ?2 FROM (",
-    newest!(),
-    ") WHERE true ON CONFLICT (site_id) DO UPDATE SET events_until_ms = excluded.events_until_ms, \
-      folded_at_ms = excluded.folded_at_ms"
-);
+/// The fold's mark: the events received up to its start are in the counts (those committed
+/// late are read again by the next fold); a block counts the raw events received after it.
+pub(crate) const RECORD: &str =
+    "INSERT INTO interaction_folds (site_id, events_until_ms, folded_at_ms) VALUES (?1, ?2, ?2) \
+    ON CONFLICT (site_id) DO UPDATE SET events_until_ms = excluded.events_until_ms, \
+      folded_at_ms = excluded.folded_at_ms";
 /// An erasure drops the counts and sightings (they include the erased visitor); the next fold
 /// rebuilds them.
 pub const RESET: [&str; 3] = [
@@ -179,7 +178,9 @@ pub async fn fold(db: &D1Database, site: &str) -> Result<Fold> {
     // Sightings are kept from the day the next fold starts at; a first fold counts the days
     // before it from the raw events once, later folds count every changed day from sightings
     // (kept from where the fold before them left off), reading only the events received since.
-    let keep_from = (newest - LATE_COMMIT_MS).div_euclid(DAY_MS).max(window_day);
+    let keep_from = (started - LATE_COMMIT_MS)
+        .div_euclid(DAY_MS)
+        .max(window_day);
     let sighted_from = if folded.is_some() {
         from_day
     } else {
@@ -202,6 +203,8 @@ pub async fn fold(db: &D1Database, site: &str) -> Result<Fold> {
             JsValue::from_f64(scan_after as f64),
             day(sighted_from),
             fold_id.clone(),
+            // Received up to the fold's start (included): the mark the fold records.
+            JsValue::from_f64((started + 1) as f64),
         ])?,
         db.prepare(CLEAR)
             .bind(&[site_param.clone(), day(recount_from), day(window_day)])?,
