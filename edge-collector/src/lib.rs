@@ -57,6 +57,15 @@ use worker::{
 use cors::Caller;
 use recommendations::Part;
 
+/// Rows the `i`-th statement of a D1 batch changed (0 when D1 did not say).
+pub(crate) fn rows_changed(results: &[worker::D1Result], i: usize) -> usize {
+    results
+        .get(i)
+        .and_then(|r| r.meta().ok().flatten())
+        .and_then(|m| m.changes)
+        .unwrap_or(0)
+}
+
 /// Segment's single-event endpoints and the event type each implies.
 const SINGLE_EVENT_PATHS: [(&str, &str); 6] = [
     ("/v1/track", types::TRACK),

@@ -219,13 +219,7 @@ pub async fn fold(db: &D1Database, site: &str) -> Result<Fold> {
     ];
     // One transaction: a block reads the old counts and mark, or the new ones.
     let results = db.batch(statements).await?;
-    let changes = |i: usize| {
-        results
-            .get(i)
-            .and_then(|r| r.meta().ok().flatten())
-            .and_then(|m| m.changes)
-            .unwrap_or(0)
-    };
+    let changes = |i: usize| crate::rows_changed(&results, i);
     let (sightings, rows) = (changes(0), changes(2) + changes(3));
     Ok(Fold {
         computed: true,

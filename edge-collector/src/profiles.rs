@@ -319,13 +319,7 @@ async fn erase(db: &D1Database, site: &str, profile: &ProfileRow) -> Result<Resp
     }
     // One transaction: the erasure happens whole or not at all.
     let results = db.batch(statements).await?;
-    let changed = |i: usize| {
-        results
-            .get(i)
-            .and_then(|r| r.meta().ok().flatten())
-            .and_then(|m| m.changes)
-            .unwrap_or(0)
-    };
+    let changed = |i: usize| crate::rows_changed(&results, i);
     let mut answer = json!({
         "success": true, "profileId": profile.profile_id, "identities": ids.len(),
         "eventsDeleted": changed(0),

@@ -405,20 +405,13 @@ impl std::ops::Deref for Text<'_> {
 
 impl<'de: 'a, 'a> serde::Deserialize<'de> for Text<'a> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = Text<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Text(std::borrow::Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Text(std::borrow::Cow::Owned(v.to_string())))
-            }
+        match Scalar::deserialize(d)? {
+            Scalar::Text(text) => Ok(Text(text)),
+            Scalar::Number(n) => Err(serde::de::Error::invalid_type(
+                serde::de::Unexpected::Float(n),
+                &"a string",
+            )),
         }
-        d.deserialize_str(V)
     }
 }
 

@@ -230,6 +230,27 @@ pub enum Runtime {
 const BENCH_VARS: [(&str, &str); 1] = [("KEY_LIMIT_PER_MINUTE", "1000000000")];
 
 /// Starts the null worker or the collector (`null`) on `port` with `state`, on `runtime`.
+/// Runs `work` against the collector on `workerd serve` on a free port with a fresh local D1
+/// (`target/<name>-state-<pid>`, removed afterwards), then stops it.
+pub(crate) fn with_collector<T>(
+    tools: &Tools,
+    name: &str,
+    work: impl FnOnce(&Collector, u16) -> Result<T>,
+) -> Result<T> {
+    let state = tools
+        .root
+        .join(format!("target/{name}-state-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&state);
+    let port = free_port()?;
+    let server = start(tools, Runtime::Workerd, false, port, &state)?;
+    let outcome = work(&server, port);
+    let stopped = server.stop();
+    let _ = std::fs::remove_dir_all(&state);
+    let value = outcome?;
+    stopped?;
+    Ok(value)
+}
+
 pub(crate) fn start(
     tools: &Tools,
     runtime: Runtime,

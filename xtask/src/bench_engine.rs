@@ -346,13 +346,7 @@ fn one_at_a_time(
 fn collector(tools: &Tools, seconds: usize) -> Result<Vec<Row>> {
     crate::bench::ensure_wrk()?;
     crate::build::all(tools)?;
-    let state = tools
-        .root
-        .join(format!("target/bench-engine-state-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&state);
-    let port = free_port()?;
-    let server = crate::bench::start(tools, crate::bench::Runtime::Workerd, false, port, &state)?;
-    let outcome = (|| {
+    let mut rows = crate::bench::with_collector(tools, "bench-engine", |server, port| {
         server.load_demo_feed()?;
         // 300 visitors: 4 product views each, every third one buys two of them.
         let mut rng = Rng::new(42);
@@ -412,10 +406,7 @@ fn collector(tools: &Tools, seconds: usize) -> Result<Vec<Row>> {
             rows.extend(both_clients(tools, port, config, path, seconds, goal)?);
         }
         Ok(rows)
-    })();
-    server.stop()?;
-    let _ = std::fs::remove_dir_all(&state);
-    let mut rows = outcome?;
+    })?;
     rows.extend(control(tools, seconds)?);
     Ok(rows)
 }
@@ -447,7 +438,8 @@ fn both_clients(
             p99_ms: Some(p99),
             p99_cpu_ms: None,
             per_s: Some(load.requests_per_s),
-            ratio: Some(load.mean_ms * load.requests as f64 / (seconds as f64 * 1000.0)),
+            // Summed latencies over the run's length: requests x mean over requests / rate.
+            ratio: Some(load.mean_ms * load.requests_per_s / 1000.0),
             goal,
             met: (!goal.is_empty()).then_some(p99 <= 5.0),
         },

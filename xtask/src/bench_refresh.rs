@@ -5,7 +5,7 @@ use engine::synthetic::{Settings, SyntheticShop};
 use serde_json::Value;
 
 use crate::http;
-use crate::server::{free_port, DEMO_ADMIN_KEY, DEMO_WRITE_KEY};
+use crate::server::{DEMO_ADMIN_KEY, DEMO_WRITE_KEY};
 use crate::tools::Tools;
 use crate::Result;
 
@@ -83,13 +83,7 @@ pub fn refresh(tools: &Tools, flags: &[String]) -> Result {
         held.len()
     );
     crate::build::all(tools)?;
-    let state = tools
-        .root
-        .join(format!("target/bench-refresh-state-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&state);
-    let port = free_port()?;
-    let server = crate::bench::start(tools, crate::bench::Runtime::Workerd, false, port, &state)?;
-    let outcome = (|| -> Result<Vec<Row>> {
+    let rows = crate::bench::with_collector(tools, "bench-refresh", |_, port| {
         let mut rows = Vec::new();
         let mut sent = send(port, &shop, &first)?;
         // An incremental refresh re-reads the events of the minute before the last refresh
@@ -102,11 +96,7 @@ pub fn refresh(tools: &Tools, flags: &[String]) -> Result {
         rows.push(timed(port, "incremental", false, sent)?);
         rows.push(timed(port, "full (same data)", true, sent)?);
         Ok(rows)
-    })();
-    let stopped = server.stop();
-    let _ = std::fs::remove_dir_all(&state);
-    let rows = outcome?;
-    stopped?;
+    })?;
     print(&rows, json);
     let field = |r: &Row, f: &str| r.answer[f].as_i64().unwrap_or(-1);
     if field(&rows[1], "productsRecomputed") != 0 || rows[1].answer["computed"] != false {
