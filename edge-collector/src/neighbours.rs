@@ -249,9 +249,62 @@ pub struct Refresh {
     pub took_ms: i64,
 }
 
+/// Takes site `?1`'s refresh lease until `?3` if it is free at `?2` (answers a row only then).
+pub(crate) const LEASE_TAKE: &str = "INSERT INTO refresh_leases (site_id, name, until_ms) \
+    VALUES (?1, 'neighbours', ?3) ON CONFLICT (site_id, name) DO UPDATE SET until_ms = excluded.until_ms \
+    WHERE refresh_leases.until_ms < ?2 RETURNING until_ms";
+/// Gives back the lease taken until `?2`.
+pub(crate) const LEASE_GIVE: &str = "DELETE FROM refresh_leases \
+    WHERE site_id = ?1 AND name = 'neighbours' AND until_ms = ?2";
+/// How long a refresh may hold the lease (a refresh takes seconds; a crashed one's lease runs
+/// out after this).
+const LEASE_MS: i64 = 2 * 60 * 1000;
+
+/// Why a refresh did not run.
+#[derive(Debug, PartialEq)]
+pub enum Skipped {
+    /// Another refresh of the site holds the lease.
+    Running,
+}
+
+/// Refreshes the tables of `site` unless another refresh of it is running (it holds the site's
+/// lease, `refresh_leases`, migration 0014): `Ok(Err(Skipped::Running))` then.
+pub async fn refresh(
+    db: &D1Database,
+    site: &str,
+    full: bool,
+) -> Result<std::result::Result<Refresh, Skipped>> {
+    let now = Date::now().as_millis() as i64;
+    let until = JsValue::from_f64((now + LEASE_MS) as f64);
+    let site_param = JsValue::from(site);
+    let taken = db
+        .prepare(LEASE_TAKE)
+        .bind(&[
+            site_param.clone(),
+            JsValue::from_f64(now as f64),
+            until.clone(),
+        ])?
+        .first::<serde_json::Value>(None)
+        .await?;
+    if taken.is_none() {
+        return Ok(Err(Skipped::Running));
+    }
+    let done = refresh_alone(db, site, full).await;
+    // Given back whatever happened (else it runs out).
+    let given = db
+        .prepare(LEASE_GIVE)
+        .bind(&[site_param, until])?
+        .run()
+        .await;
+    let done = done?;
+    given?;
+    Ok(Ok(done))
+}
+
 /// Recomputes the tables of `site` and stores what changed: incrementally from the stored
-/// state unless `full` is set or no state exists (then from the raw events).
-pub async fn refresh(db: &D1Database, site: &str, full: bool) -> Result<Refresh> {
+/// state unless `full` is set or no state exists (then from the raw events). The caller holds
+/// the site's refresh lease.
+async fn refresh_alone(db: &D1Database, site: &str, full: bool) -> Result<Refresh> {
     let started = Date::now().as_millis() as i64;
     let site_param = JsValue::from(site);
     let cutoff = started - WINDOW_MS;
@@ -805,7 +858,13 @@ pub async fn refresh_now(req: Request, env: &Env) -> Result<Response> {
         .any(|(k, v)| k == "full" && (v == "1" || v == "true"));
     let db = env.d1("DB")?;
     let popularity = popularity::fold(&db, &site.id).await?;
-    let done = refresh(&db, &site.id, full).await?;
+    let Ok(done) = refresh(&db, &site.id, full).await? else {
+        return reply::error(
+            409,
+            "refresh_running",
+            "another refresh of the item-to-item tables is running; retry when it is done",
+        );
+    };
     let mut answer = json!(done);
     answer["popularity"] = json!(popularity);
     reply::json(200, &answer)
@@ -817,8 +876,10 @@ pub async fn scheduled(env: &Env) -> Result<()> {
     let site = env.var("SITE_ID")?.to_string();
     let db = env.d1("DB")?;
     popularity::log(&popularity::fold(&db, &site).await);
-    let done = refresh(&db, &site, false).await?;
-    worker::console_log!("neighbour refresh: {}", json!(done));
+    match refresh(&db, &site, false).await? {
+        Ok(done) => worker::console_log!("neighbour refresh: {}", json!(done)),
+        Err(Skipped::Running) => worker::console_log!("neighbour refresh: skipped, one is running"),
+    }
     Ok(())
 }
 

@@ -207,6 +207,8 @@ fn statements() -> Vec<(String, String)> {
         ("neighbours::UPSERT", neighbours::UPSERT),
         ("neighbours::DELETE", neighbours::DELETE),
         ("neighbours::RECORD", neighbours::RECORD),
+        ("neighbours::LEASE_TAKE", neighbours::LEASE_TAKE),
+        ("neighbours::LEASE_GIVE", neighbours::LEASE_GIVE),
     ]
     .into_iter()
     .map(|(name, sql)| (name.to_string(), sql.to_string()))
@@ -288,6 +290,37 @@ fn no_statement_reads_a_growing_table_by_site_alone() {
         failures.is_empty(),
         "plans reading a whole site:\n{}",
         failures.join("\n")
+    );
+}
+
+#[test]
+fn one_refresh_lease_per_site_until_given_back_or_run_out() {
+    let db = schema();
+    let take = |site: &str, now: i64, until: i64| -> bool {
+        db.prepare(neighbours::LEASE_TAKE)
+            .expect("LEASE_TAKE")
+            .query_map(rusqlite::params![site, now, until], |_| Ok(()))
+            .expect("a lease")
+            .count()
+            == 1
+    };
+    let give = |site: &str, until: i64| {
+        db.execute(neighbours::LEASE_GIVE, rusqlite::params![site, until])
+            .expect("LEASE_GIVE")
+    };
+    assert!(take("s", 1_000, 5_000), "a free lease is taken");
+    assert!(
+        !take("s", 2_000, 6_000),
+        "held: a second refresh is refused"
+    );
+    assert!(take("t", 2_000, 6_000), "another site's lease is its own");
+    assert_eq!(give("s", 9_999), 0, "only the holder's lease is given back");
+    assert!(!take("s", 4_999, 8_000));
+    assert_eq!(give("s", 5_000), 1);
+    assert!(take("s", 5_001, 9_000), "given back: taken again");
+    assert!(
+        take("s", 9_001, 12_000),
+        "a crashed holder's lease runs out"
     );
 }
 

@@ -175,3 +175,25 @@ test("an erasure drops the incremental state: the next refresh is a full one wit
   assert.equal(next.mode, 'full', JSON.stringify(next));
   assert.deepEqual(storedRows('co_viewed', [a, b, c]), model([new Map([[a, 1], [b, 1]])], false));
 });
+
+test('refreshes started together never run at once: the others are told one is running, and the tables stay whole', async () => {
+  for (let i = 0; i < 20; i++) await send(uniqueId('rush'), [view(`LL-${1001 + i}`), view(`LL-${1021 + i}`)]);
+  // Eight full rebuilds asked at the same moment (each takes a few ms and several D1 round
+  // trips, so they overlap): one holds the site's lease at a time.
+  const answers = await Promise.all([...Array(8)].map(async () => {
+    const res = await fetch(`${BASE}/v1/admin/neighbours/refresh?full=1`, { method: 'POST', headers: ADMIN });
+    return { status: res.status, body: await res.json() };
+  }));
+  const seen = JSON.stringify(answers.map((a) => [a.status, a.body.computed ?? a.body.error]));
+  for (const a of answers) {
+    assert.ok(a.status === 200 || (a.status === 409 && a.body.error === 'refresh_running'), JSON.stringify(a));
+  }
+  assert.ok(answers.some((a) => a.status === 409), `no overlapping refresh was refused: ${seen}`);
+  assert.ok(answers.some((a) => a.status === 200 && a.body.computed), seen);
+  // The lease was given back: the next refresh runs, has nothing new, and a rebuild finds the
+  // stored rows whole (it writes none).
+  const next = await refresh();
+  assert.equal(next.computed, false, JSON.stringify(next));
+  const rebuilt = await refresh(true);
+  assert.equal(rebuilt.written + rebuilt.deleted, 0, JSON.stringify(rebuilt));
+});
