@@ -114,6 +114,14 @@ pub(crate) const ADD_SIGHTINGS: &str =
   SELECT ?1, product_id, kind, day, COUNT(*) FROM interaction_sightings INDEXED BY sightings_by_fold \
   WHERE site_id = ?1 AND fold = ?2 GROUP BY product_id, kind, day \
   ON CONFLICT (site_id, day, product_id, kind) DO UPDATE SET visitors = visitors + excluded.visitors";
+/// A first fold's counts of the days from `?2` on: every sighting kept (a first fold clears
+/// the counts, so it must count what an earlier fold running at the same time may have marked
+/// as its own).
+pub(crate) const COUNT_SIGHTINGS: &str =
+    "INSERT INTO product_interactions (site_id, product_id, kind, day, visitors) \
+  SELECT ?1, product_id, kind, day, COUNT(*) FROM interaction_sightings \
+  WHERE site_id = ?1 AND day >= ?2 GROUP BY product_id, kind, day \
+  ON CONFLICT (site_id, day, product_id, kind) DO UPDATE SET visitors = visitors + excluded.visitors";
 /// Sightings of days before `?2` are no longer needed: no later fold recounts those days.
 pub(crate) const PRUNE: &str = "DELETE FROM interaction_sightings WHERE site_id = ?1 AND day < ?2";
 /// The fold's mark: the events received up to its start are in the counts (those committed
@@ -122,6 +130,10 @@ pub(crate) const RECORD: &str =
     "INSERT INTO interaction_folds (site_id, events_until_ms, folded_at_ms) VALUES (?1, ?2, ?2) \
     ON CONFLICT (site_id) DO UPDATE SET events_until_ms = excluded.events_until_ms, \
       folded_at_ms = excluded.folded_at_ms";
+/// A later fold's mark: only if the counts it added to are still there (an erasure that reset
+/// them meanwhile leaves no mark, so the next fold is a first one and counts everything).
+pub(crate) const RECORD_AFTER: &str =
+    "UPDATE interaction_folds SET events_until_ms = ?2, folded_at_ms = ?2 WHERE site_id = ?1";
 /// An erasure drops the counts and sightings (they include the erased visitor); the next fold
 /// rebuilds them.
 pub const RESET: [&str; 3] = [
@@ -210,12 +222,21 @@ pub async fn fold(db: &D1Database, site: &str) -> Result<Fold> {
             .bind(&[site_param.clone(), day(recount_from), day(window_day)])?,
         db.prepare(COUNT_RAW)
             .bind(&[site_param.clone(), day(from_day), day(sighted_from)])?,
-        db.prepare(ADD_SIGHTINGS)
-            .bind(&[site_param.clone(), fold_id])?,
+        if folded.is_some() {
+            db.prepare(ADD_SIGHTINGS)
+                .bind(&[site_param.clone(), fold_id])?
+        } else {
+            db.prepare(COUNT_SIGHTINGS)
+                .bind(&[site_param.clone(), day(sighted_from)])?
+        },
         db.prepare(PRUNE)
             .bind(&[site_param.clone(), day(keep_from.min(sighted_from))])?,
-        db.prepare(RECORD)
-            .bind(&[site_param.clone(), JsValue::from_f64(started as f64)])?,
+        db.prepare(if folded.is_some() {
+            RECORD_AFTER
+        } else {
+            RECORD
+        })
+        .bind(&[site_param.clone(), JsValue::from_f64(started as f64)])?,
     ];
     // One transaction: a block reads the old counts and mark, or the new ones.
     let results = db.batch(statements).await?;

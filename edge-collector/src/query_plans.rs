@@ -167,6 +167,8 @@ fn statements() -> Vec<(String, String)> {
         ("popularity::COUNT_RAW", popularity::COUNT_RAW),
         ("popularity::SIGHT", popularity::SIGHT),
         ("popularity::ADD_SIGHTINGS", popularity::ADD_SIGHTINGS),
+        ("popularity::COUNT_SIGHTINGS", popularity::COUNT_SIGHTINGS),
+        ("popularity::RECORD_AFTER", popularity::RECORD_AFTER),
         ("popularity::PRUNE", popularity::PRUNE),
         ("popularity::RECORD", popularity::RECORD),
         ("profiles::FIND_BY_IDENTIFIER", profiles::FIND_BY_IDENTIFIER),
