@@ -42,9 +42,10 @@ pub(crate) const COLUMNS: &str =
 /// A profile's subscriptions, including those stored against profiles merged into it, through
 /// the profile index (without it SQLite reads every subscription of the site: see
 /// ARCHITECTURE.md on `INDEXED BY`).
-pub(crate) const BY_PROFILE: &str = "INDEXED BY push_subscriptions_by_profile \
-    WHERE site_id = ?1 AND profile_id IN (SELECT ?2 UNION \
-    SELECT profile_id FROM profiles WHERE site_id = ?1 AND merged_into = ?2)";
+pub(crate) const BY_PROFILE: &str = concat!(
+    "INDEXED BY push_subscriptions_by_profile WHERE site_id = ?1 AND profile_id IN ",
+    crate::profiles::profile_and_merged!()
+);
 pub(crate) const USER_PROFILE: &str =
     "SELECT profile_id FROM identities WHERE site_id = ?1 AND kind = 'user' AND value = ?2";
 pub(crate) const RECORD_MESSAGE: &str =
