@@ -41,12 +41,21 @@ async function buy(visitor, product) {
   assert.equal(res.body.accepted, 1, res.text);
 }
 
-test('a feed import marking a product sold out removes it from blocks at once, and back in stock brings it back', async () => {
-  const p = uniqueId('fresh');
-  const category = `Fresh ${p}`;
+/**
+ * Two in-stock test products of their own category (IDs `<prefix>-1`, `-2`) and a placement of
+ * `recommender` over that category; returns their IDs and category.
+ */
+async function ownProducts(prefix, placement, recommender) {
+  const p = uniqueId(prefix);
+  const category = `${prefix[0].toUpperCase()}${prefix.slice(1)} ${p}`;
   const [one, two] = [`${p}-1`, `${p}-2`];
   await importCsv(rows([one, category, 'in stock'], [two, category, 'in stock']));
-  await putPlacement('e2e-fresh-stock', { chain: [{ recommender: 'new_arrivals' }], filters: { category } });
+  await putPlacement(placement, { chain: [{ recommender }], filters: { category } });
+  return { one, two, category };
+}
+
+test('a feed import marking a product sold out removes it from blocks at once, and back in stock brings it back', async () => {
+  const { one, two, category } = await ownProducts('fresh', 'e2e-fresh-stock', 'new_arrivals');
   const ids = async () => (await block('e2e-fresh-stock')).map((i) => i.id).sort();
   assert.deepEqual(await ids(), [one, two]);
   await importCsv(rows([one, category, 'out of stock']));
@@ -67,11 +76,7 @@ test('a feed import marking a product sold out removes it from blocks at once, a
 });
 
 test('an order counts in bestsellers at once; the refresh folds it into the stored counts, each buyer once', async () => {
-  const p = uniqueId('best');
-  const category = `Best ${p}`;
-  const [one, two] = [`${p}-1`, `${p}-2`];
-  await importCsv(rows([one, category, 'in stock'], [two, category, 'in stock']));
-  await putPlacement('e2e-fresh-best', { chain: [{ recommender: 'bestsellers' }], filters: { category } });
+  const { one, two, category } = await ownProducts('best', 'e2e-fresh-best', 'bestsellers');
   const reasonOf = async (id) => (await block('e2e-fresh-best')).find((i) => i.id === id)?.reason;
   assert.doesNotMatch(await reasonOf(one), /bought/);
   const [ann, bob] = [uniqueId('ann'), uniqueId('bob')];
